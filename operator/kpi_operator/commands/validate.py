@@ -1,0 +1,47 @@
+"""``kpi-operator validate``: check KPI and SLO files, one line per problem, exit 1 when any is invalid."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..inputs import load_documents
+from ..rules import RULE_SCHEMAS, SchemaError, generate_groups
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check KPI and SLO files",
+        description="Validate KPI and SLO documents. Prints 'file: document N (Kind/name): field.path: message' per "
+        "problem. Exit 0 when all are valid, 1 when any is invalid, 2 on a usage error.",
+    )
+    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-", help="file, directory or - for stdin; repeatable")
+    parser.add_argument("--rule-schema", choices=RULE_SCHEMAS, default="native", help="also check that the rules can be generated in this schema")
+    parser.set_defaults(run=run)
+
+
+def check(documents: list, schema: str) -> list[str]:
+    """All problem lines of all documents, including what only rule generation finds."""
+    messages: list[str] = []
+    for document in documents:
+        if document.obj is not None and not document.problems:
+            try:
+                generate_groups(document.obj, schema)
+            except SchemaError as error:
+                messages.append(f"{document.source}: {document.label}: {error}")
+        messages.extend(document.messages())
+    return messages
+
+
+def run(args: argparse.Namespace) -> int:
+    documents = load_documents(args.filename)
+    messages = check(documents, args.rule_schema)
+    for message in messages:
+        print(message, file=sys.stderr)
+    valid = sum(1 for d in documents if d.obj is not None and not d.problems)
+    if messages:
+        print(f"{len(messages)} problem(s) in {len(documents) - valid} of {len(documents)} document(s)", file=sys.stderr)
+        return 1
+    print(f"{valid} document(s) valid")
+    return 0

@@ -1,0 +1,23 @@
+"""Names and selectors for generated rules: sanitised names, escaped label values."""
+
+from __future__ import annotations
+
+import re
+
+from ..api.promql import escape_label_value, sanitize_metric_name
+
+
+def camel_case(name: str) -> str:
+    """``checkout-availability`` -> ``CheckoutAvailability`` (for default alert names)."""
+    words = [word for word in re.split(r"[^a-zA-Z0-9]+", name) if word]
+    return sanitize_metric_name("".join(word[:1].upper() + word[1:] for word in words) or "Unnamed")
+
+
+def selector(labels: dict[str, str], separator: str = ", ") -> str:
+    """``{a="1", b="2"}`` with every value escaped; keys keep the given order."""
+    return "{" + separator.join(f"{key}={escape_label_value(value)}" for key, value in labels.items()) + "}"
+
+
+def group_name(*parts: str) -> str:
+    """A rule group name from parts; group names are free text but kept to a safe alphabet for file names."""
+    return "-".join(re.sub(r"[^a-zA-Z0-9_.:-]", "_", part) for part in parts)

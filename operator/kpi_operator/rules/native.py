@@ -1,0 +1,207 @@
+"""The ``native`` rule schema for SLOs: this project's own record names (documented in docs/rule-schema-native.md).
+
+Choices that differ from Sloth, and why:
+
+- Every series carries ``slo_namespace``, ``slo_name`` and ``slo_service``, so two namespaces can both have an
+  SLO ``availability`` for service ``api`` without their series colliding.
+- Error and total event rates are recorded separately (``slo:error_events:rate5m``, ``slo:total_events:rate5m``)
+  and ratios are taken of those, so the period's ratio is a ratio of sums (true event counts), not an average
+  of 5-minute ratios that weights a quiet night like a busy noon.
+- The period window (30d) is computed from the recorded shortest-window series with ``sum_over_time`` rather
+  than as a raw ``rate(x[30d])`` over raw series.
+- A missing error series (no 5xx has ever been seen) counts as zero errors, not as no data: the error rate is
+  ``errors or 0 * total``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api.durations import parse_duration_ms
+from ..api.models import SLO
+from ..api.promql import format_float
+from . import sli
+from .naming import camel_case, group_name, selector
+from .windows import WindowPair, period_window, recorded_windows, window_pairs
+
+ERROR_EVENTS = "slo:error_events:rate{window}"
+TOTAL_EVENTS = "slo:total_events:rate{window}"
+ERROR_RATIO = "slo:error_ratio:rate{window}"
+OBJECTIVE = "slo:objective:ratio"
+ERROR_BUDGET = "slo:error_budget:ratio"
+BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+INFO = "kpi_operator_slo_info"
+
+
+def identity_labels(slo: SLO) -> dict[str, str]:
+    """The labels that say which SLO a series belongs to."""
+    return {
+        "slo_namespace": slo.metadata.namespace,
+        "slo_name": slo.metadata.name,
+        "slo_service": slo.spec.service,
+    }
+
+
+def series_labels(slo: SLO) -> dict[str, str]:
+    """Labels written on every recorded series: the user's ``spec.labels``, then the identity (which wins)."""
+    return {**slo.spec.labels, **identity_labels(slo)}
+
+
+def alert_name(slo: SLO) -> str:
+    return slo.spec.alerting.name or f"{camel_case(slo.metadata.name)}ErrorBudgetBurn"
+
+
+def _record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"record": name, "expr": expr, "labels": dict(labels)}
+
+
+def sli_rules(slo: SLO) -> list[dict[str, Any]]:
+    """Recording rules for every alert window and for the period."""
+    labels = series_labels(slo)
+    ident = selector(identity_labels(slo))
+    windows = recorded_windows(slo)
+    base = windows[0]
+    period = period_window(slo)
+    rules: list[dict[str, Any]] = []
+    for window in windows:
+        if sli.has_events(slo):
+            errors = sli.error_query(slo, window)
+            total = sli.total_query(slo, window)
+            rules.append(_record(ERROR_EVENTS.format(window=window), f"({errors})\nor\n0 * ({total})", labels))
+            rules.append(_record(TOTAL_EVENTS.format(window=window), str(total), labels))
+            rules.append(
+                _record(
+                    ERROR_RATIO.format(window=window),
+                    f"{ERROR_EVENTS.format(window=window)}{ident}\n/\n{TOTAL_EVENTS.format(window=window)}{ident}",
+                    labels,
+                )
+            )
+        else:
+            rules.append(_record(ERROR_RATIO.format(window=window), str(sli.raw_ratio_query(slo, window)), labels))
+    if period not in windows:
+        if sli.has_events(slo):
+            errors_base = f"{ERROR_EVENTS.format(window=base)}{ident}"
+            total_base = f"{TOTAL_EVENTS.format(window=base)}{ident}"
+            rules.append(_record(ERROR_EVENTS.format(window=period), f"avg_over_time({errors_base}[{period}])", labels))
+            rules.append(_record(TOTAL_EVENTS.format(window=period), f"avg_over_time({total_base}[{period}])", labels))
+            rules.append(
+                _record(
+                    ERROR_RATIO.format(window=period),
+                    f"sum_over_time({errors_base}[{period}])\n/\nsum_over_time({total_base}[{period}])",
+                    labels,
+                )
+            )
+        else:
+            ratio_base = f"{ERROR_RATIO.format(window=base)}{ident}"
+            rules.append(_record(ERROR_RATIO.format(window=period), f"avg_over_time({ratio_base}[{period}])", labels))
+    return rules
+
+
+def meta_rules(slo: SLO, definition_version: int = 1) -> list[dict[str, Any]]:
+    """Objective, error budget, remaining budget and an info series (owner, objective, window, version)."""
+    labels = series_labels(slo)
+    ident = selector(identity_labels(slo))
+    objective = slo.spec.objective / 100
+    budget = (100 - slo.spec.objective) / 100
+    period = period_window(slo)
+    info_labels = {
+        **labels,
+        "owner": slo.spec.owner,
+        "objective": format_float(slo.spec.objective),
+        "window": period,
+        "indicator": slo.spec.indicator.kind,
+        "definition_version": str(definition_version),
+    }
+    return [
+        _record(OBJECTIVE, f"vector({format_float(objective)})", labels),
+        _record(ERROR_BUDGET, f"vector({format_float(budget)})", labels),
+        _record(
+            BUDGET_REMAINING,
+            f"1 - {ERROR_RATIO.format(window=period)}{ident} / {format_float(budget)}",
+            labels,
+        ),
+        _record(INFO, "vector(1)", info_labels),
+    ]
+
+
+def _pair_condition(slo: SLO, pair: WindowPair, ident: str) -> str:
+    budget = (100 - slo.spec.objective) / 100
+    threshold = f"({format_float(pair.factor)} * {format_float(budget)})"
+    lines = [
+        f"{ERROR_RATIO.format(window=pair.short)}{ident} > {threshold}",
+        "and",
+        f"{ERROR_RATIO.format(window=pair.long)}{ident} > {threshold}",
+    ]
+    min_events = slo.spec.alerting.min_events
+    if min_events:
+        seconds = format_float(parse_duration_ms(pair.long) / 1000.0)
+        lines += ["and", f"{TOTAL_EVENTS.format(window=pair.long)}{ident} * {seconds} >= {min_events}"]
+    return "(\n" + "\n".join("  " + line for line in lines) + "\n)"
+
+
+_TIER_SEVERITY = {"page": "critical", "ticket": "warning"}
+
+
+def alert_rules(slo: SLO) -> list[dict[str, Any]]:
+    """One burn-rate alert per enabled tier, plus the no-data alert when asked for."""
+    alerting = slo.spec.alerting
+    ident = selector(identity_labels(slo))
+    rules: list[dict[str, Any]] = []
+    for tier, pairs in window_pairs(slo, include_disabled=False).items():
+        settings = alerting.page_alert if tier == "page" else alerting.ticket_alert
+        expr = "\nor\n".join(_pair_condition(slo, pair, ident) for pair in pairs)
+        rule: dict[str, Any] = {
+            "alert": alert_name(slo),
+            "expr": expr,
+        }
+        if settings.for_:
+            rule["for"] = settings.for_
+        rule["labels"] = {
+            **slo.spec.labels,
+            "severity": _TIER_SEVERITY[tier],
+            **alerting.labels,
+            **settings.labels,
+            "slo_tier": tier,
+        }
+        rule["annotations"] = {
+            "summary": f"{slo.spec.service} SLO {slo.metadata.name} is burning its error budget too fast ({tier}).",
+            "description": (
+                f"{{{{$labels.slo_namespace}}}}/{{{{$labels.slo_name}}}}: the error ratio is above "
+                f"the {tier} burn-rate threshold for objective {format_float(slo.spec.objective)}% over {period_window(slo)}."
+            ),
+            **alerting.annotations,
+            **settings.annotations,
+        }
+        rules.append(rule)
+    no_data = alerting.no_data
+    if no_data is not None and not no_data.disabled:
+        base = recorded_windows(slo)[0]
+        record = TOTAL_EVENTS if sli.has_events(slo) else ERROR_RATIO
+        rules.append(
+            {
+                "alert": f"{alert_name(slo)}NoData",
+                "expr": f"absent({record.format(window=base)}{ident})",
+                "for": no_data.for_,
+                "labels": {**slo.spec.labels, "severity": "warning", **alerting.labels, **no_data.labels, **identity_labels(slo)},
+                "annotations": {
+                    "summary": f"{slo.spec.service} SLO {slo.metadata.name} has no SLI data.",
+                    "description": "The SLI's series are absent: the exporter, the scrape or the query may be broken.",
+                    **alerting.annotations,
+                    **no_data.annotations,
+                },
+            }
+        )
+    return rules
+
+
+def slo_groups(slo: SLO, definition_version: int = 1) -> list[dict[str, Any]]:
+    """All rule groups of one SLO in the native schema."""
+    ns, name = slo.metadata.namespace, slo.metadata.name
+    groups = [
+        {"name": group_name("kpi-operator-slo-sli", ns, name), "rules": sli_rules(slo)},
+        {"name": group_name("kpi-operator-slo-meta", ns, name), "rules": meta_rules(slo, definition_version)},
+    ]
+    alerts = alert_rules(slo)
+    if alerts:
+        groups.append({"name": group_name("kpi-operator-slo-alerts", ns, name), "rules": alerts})
+    return groups
