@@ -1,0 +1,225 @@
+"""The gate's state machine: when consecutive verdicts on a revision make it act, and never twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional, Sequence, Union
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpi_operator.api.models import KPI, Gate
+from kpi_operator.gate import Decision, GateState, KPIReading, Outcome, Phase, Verdict, kpi_verdict, record_action, step
+
+START = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+P, F, I, E = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.ERROR
+NONE, ACT, WOULD = Decision.NONE, Decision.ACT, Decision.WOULD_ACT
+
+
+def gate(failure_limit: int = 3, dry_run: bool = False, no_data: str = "hold") -> Gate:
+    return Gate.model_validate(
+        {
+            "selector": {"matchLabels": {"app": "checkout", "track": "canary"}},
+            "action": "rollback",
+            "failureLimit": failure_limit,
+            "noData": no_data,
+            "dryRun": dry_run,
+        }
+    )
+
+
+def run(
+    verdicts: Sequence[Union[Verdict, Outcome]],
+    revisions: Optional[Sequence[str]] = None,
+    spec: Optional[Gate] = None,
+    state: Optional[GateState] = None,
+) -> tuple[GateState, list[Decision]]:
+    """Feed verdicts one evaluation (30s) apart; the revision is "3" unless given per verdict."""
+    spec = spec or gate()
+    state = state or GateState()
+    revisions = revisions or ["3"] * len(verdicts)
+    decisions = []
+    for index, (verdict, revision) in enumerate(zip(verdicts, revisions)):
+        state, decision = step(state, verdict, spec, revision, START + timedelta(seconds=30 * index))
+        decisions.append(decision)
+    return state, decisions
+
+
+CASES = [
+    pytest.param([F, F, F, F, F], None, gate(), [NONE, NONE, ACT, NONE, NONE], Phase.ACTED, 3,
+                 id="Three failures with failureLimit 3 act exactly once"),
+    pytest.param([F, F, P, F, F], None, gate(), [NONE] * 5, Phase.FAILING, 2,
+                 id="A pass in between resets the count"),
+    pytest.param([F, I, E, F, P], None, gate(), [NONE] * 5, Phase.ARMED, 0,
+                 id="Inconclusive and error hold the count, and a pass still resets it"),
+    pytest.param([F, I, E, F, F], None, gate(), [NONE, NONE, NONE, NONE, ACT], Phase.ACTED, 3,
+                 id="Inconclusive and error in a streak of failures neither count nor reset"),
+    pytest.param([I] * 10 + [E] * 10, None, gate(failure_limit=1), [NONE] * 20, Phase.ARMED, 0,
+                 id="No data holds by default: endless inconclusive and error never act"),
+    pytest.param([F, F, F, P, F, F, F], None, gate(), [NONE, NONE, ACT, NONE, NONE, NONE, NONE], Phase.ACTED, 3,
+                 id="The same revision is never acted on twice, even after it recovers and fails again"),
+    pytest.param([F, F, F, F, F, F], ["3", "3", "3", "4", "4", "4"], gate(), [NONE, NONE, ACT, NONE, NONE, ACT], Phase.ACTED, 3,
+                 id="A new revision re-arms the gate"),
+    pytest.param([F, F, F, F], ["3", "3", "4", "4"], gate(), [NONE] * 4, Phase.FAILING, 2,
+                 id="A new revision starts counting from zero"),
+    pytest.param([F, F, F, F], None, gate(dry_run=True), [NONE, NONE, WOULD, NONE], Phase.DRY_RUN, 4,
+                 id="dryRun would act but does not"),
+    pytest.param([F, F, F, P, F, F, F], None, gate(dry_run=True), [NONE, NONE, WOULD, NONE, NONE, NONE, WOULD], Phase.DRY_RUN, 3,
+                 id="dryRun says it again for a new streak of failures"),
+    pytest.param([F], None, gate(failure_limit=1), [ACT], Phase.ACTED, 1,
+                 id="failureLimit 1 acts on the first failure"),
+]
+
+
+@pytest.mark.parametrize(("verdicts", "revisions", "spec", "decisions", "phase", "failures"), CASES)
+def test_step(verdicts: list[Verdict], revisions: Optional[list[str]], spec: Gate, decisions: list[Decision], phase: Phase, failures: int) -> None:
+    state, seen = run(verdicts, revisions, spec)
+    assert (seen, state.state, state.consecutive_failures) == (decisions, phase, failures)
+
+
+def test_an_outcome_is_as_good_as_a_verdict() -> None:
+    fail = Outcome(Verdict.FAIL, "KPI checkout-conversion has been below ...", 0.021, 0.025, "kpi:value")
+    assert run([fail, fail, fail])[1] == [NONE, NONE, ACT]
+
+
+def test_the_acted_revision_is_remembered_and_a_new_one_armed() -> None:
+    state, _ = run([F, F, F, F], ["3", "3", "3", "4"])
+    assert (state.acted_revision, state.armed_revision, state.armed_at) == ("3", "4", "2026-01-01T12:01:30Z")
+
+
+def test_turning_dry_run_off_while_failing_acts() -> None:
+    state, decisions = run([F, F, F], spec=gate(dry_run=True))
+    assert decisions[-1] is WOULD
+    state, decision = step(state, F, gate(dry_run=False), "3", START + timedelta(minutes=5))
+    assert (decision, state.state, state.acted_revision) == (ACT, Phase.ACTED, "3")
+
+
+def test_the_revision_a_rollback_creates_does_not_re_arm_the_gate() -> None:
+    """Rolling 3 back to 2 makes the Deployment's revision 4; failing on it must not walk back further."""
+    state, _ = run([F, F, F])
+    state = record_action(state, {"action": "rollback", "fromRevision": "3", "toRevision": "2", "resultRevision": "4", "noop": False, "dryRun": False})
+    state, decisions = run([F] * 6, ["4"] * 6, state=state)
+    assert (decisions, state.state, state.restored_revision) == ([NONE] * 6, Phase.ACTED, "4")
+    state, decisions = run([F, F, F], ["5", "5", "5"], state=state)
+    assert decisions == [NONE, NONE, ACT]
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param({"action": "rollback", "resultRevision": "4", "noop": False, "dryRun": True}, id="A dry-run rollback restores nothing"),
+        pytest.param({"action": "rollback", "resultRevision": None, "noop": True, "dryRun": False}, id="A noop rollback restores nothing"),
+        pytest.param({"action": "pause", "resultRevision": None, "noop": False, "dryRun": False}, id="A pause restores nothing"),
+    ],
+)
+def test_only_a_real_rollback_remembers_a_restored_revision(action: dict[str, Any]) -> None:
+    state = record_action(GateState(acted_revision="3"), action)
+    assert (state.restored_revision, state.last_action) == (None, action)
+
+
+def test_no_gate_is_disabled_and_never_acts() -> None:
+    state, decision = step(GateState(consecutive_failures=2, acted_revision="1"), F, None, "3", START)
+    assert (decision, state.state, state.consecutive_failures, state.acted_revision) == (NONE, Phase.DISABLED, 0, "1")
+
+
+def test_a_re_enabled_gate_starts_armed() -> None:
+    state, decision = step(GateState(state=Phase.DISABLED, armed_revision="3"), F, gate(), "3", START)
+    assert (decision, state.state, state.consecutive_failures) == (NONE, Phase.FAILING, 1)
+
+
+# --- status.gate ------------------------------------------------------------------------------------------------
+
+
+def test_state_reads_as_status() -> None:
+    state, _ = run([F, F, F, F], ["3", "3", "3", "4"])
+    assert state.to_dict() == {
+        "state": "Failing",
+        "consecutiveFailures": 1,
+        "armedRevision": "4",
+        "armedAt": "2026-01-01T12:01:30Z",
+        "actedRevision": "3",
+        "restoredRevision": None,
+        "lastAction": None,
+    }
+
+
+def test_state_survives_a_trip_through_status() -> None:
+    state, _ = run([F, F, F])
+    state = record_action(state, {"action": "rollback", "resultRevision": "4", "noop": False, "dryRun": False, "time": "2026-01-01T12:01:00Z"})
+    assert GateState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        pytest.param(None, GateState(), id="No status yet is a fresh, armed gate"),
+        pytest.param({}, GateState(), id="An empty status is a fresh, armed gate"),
+        pytest.param({"state": "Sleeping", "consecutiveFailures": "two"}, GateState(), id="Garbage falls back to the defaults"),
+        pytest.param({"state": "Failing", "consecutiveFailures": 2, "armedRevision": 7}, GateState(Phase.FAILING, 2, "7"),
+                     id="A numeric revision is read as a string"),
+    ],
+)
+def test_state_from_status(status: Optional[dict[str, Any]], expected: GateState) -> None:
+    assert GateState.from_dict(status) == expected
+
+
+# --- properties -------------------------------------------------------------------------------------------------
+
+verdicts = st.sampled_from([P, F, I, E])
+evaluations = st.lists(st.tuples(verdicts, st.booleans()), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(evaluations=evaluations, failure_limit=st.integers(1, 5), dry_run=st.booleans(), rollbacks=st.booleans())
+def test_the_machine_never_acts_twice_on_a_revision_nor_on_a_hold(
+    evaluations: list[tuple[Verdict, bool]], failure_limit: int, dry_run: bool, rollbacks: bool
+) -> None:
+    """For any sequence of verdicts and new revisions, with status written and read back between evaluations:
+    every act is on a revision neither acted on before nor created by the gate's own rollback, follows ``failureLimit`` failures on that revision with no
+    pass in between, and no inconclusive or error (under noData: hold) ever acts. ``rollbacks`` makes each act
+    a real rollback, whose new revision number comes next, as Kubernetes would number it."""
+    spec = gate(failure_limit=failure_limit, dry_run=dry_run)
+    state = GateState()
+    revision = 1
+    acted: set[str] = set()
+    restored: set[str] = set()
+    history: list[Verdict] = []
+    for index, (verdict, bump) in enumerate(evaluations):
+        if bump:
+            revision += 1
+            history = []
+        now = START + timedelta(seconds=30 * index)
+        state, decision = step(GateState.from_dict(json.loads(json.dumps(state.to_dict()))), verdict, spec, str(revision), now)
+        history.append(verdict)
+        if verdict is not F:
+            assert decision is NONE
+        if decision is ACT:
+            assert not dry_run
+            assert str(revision) not in acted | restored
+            acted.add(str(revision))
+            streak = [v for v in history if v in (P, F)][-failure_limit:]
+            assert streak == [F] * failure_limit
+            if rollbacks:
+                result = str(revision + 1)
+                restored.add(result)
+                state = record_action(state, {"action": "rollback", "resultRevision": result, "noop": False, "dryRun": False})
+                revision += 1
+                history = []
+        if decision is WOULD:
+            assert dry_run
+
+
+def test_no_data_fail_makes_endless_no_data_act() -> None:
+    """noData: fail is applied by the verdict, so `step` sees failures and counts them like any other."""
+    spec = {
+        "owner": "team-growth",
+        "query": "sum(rate(orders_total[5m]))",
+        "target": {"op": ">=", "value": 1},
+        "gate": {"selector": {"matchLabels": {"app": "checkout"}}, "noData": "fail"},
+    }
+    kpi = KPI.model_validate({"apiVersion": "kpi.dev/v1alpha1", "kind": "KPI", "metadata": {"name": "orders"}, "spec": spec})
+    assert kpi.spec.gate is not None
+    outcome = kpi_verdict(kpi, KPIReading(samples=[], query="sum(rate(orders_total[5m]))"))
+    assert run([outcome] * 3, spec=kpi.spec.gate)[1] == [NONE, NONE, ACT]
