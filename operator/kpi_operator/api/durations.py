@@ -18,8 +18,8 @@ _UNITS: dict[str, int] = {
     "s": 1000,
     "ms": 1,
 }
-_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
-_WHOLE = re.compile(r"^((\d+)(ms|y|w|d|h|m|s))+$")
+_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+_WHOLE = re.compile(r"(([0-9]+)(ms|y|w|d|h|m|s))+")
 
 
 class DurationError(ValueError):
@@ -35,7 +35,7 @@ def parse_duration_ms(text: str) -> int:
         raise DurationError(f"not a duration: {text!r} (expected a string like 5m, 1h or 30d)")
     if text == "0":
         return 0
-    if not _WHOLE.match(text):
+    if not _WHOLE.fullmatch(text):
         raise DurationError(f"not a duration: {text!r} (expected a number and a unit: ms, s, m, h, d, w, y; e.g. 30d)")
     order = list(_UNITS)
     last = -1

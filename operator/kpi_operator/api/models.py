@@ -47,6 +47,7 @@ class _Model(BaseModel):
         alias_generator=to_camel,
         frozen=False,
         str_strip_whitespace=False,
+        strict=True,  # as the API server: "99.9" (a string) is not a number, "no" is not a boolean
     )
 
 
@@ -87,19 +88,19 @@ def _selector(value: str) -> str:
 
 def _labels(value: dict[str, str]) -> dict[str, str]:
     for key in value:
-        if not LABEL_NAME_RE.match(key):
+        if not LABEL_NAME_RE.fullmatch(key):
             raise ValueError(f"invalid label name {key!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
         if key.startswith("__"):
             raise ValueError(f"invalid label name {key!r}: names starting with __ are reserved by Prometheus")
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-PositiveDuration = Annotated[str, AfterValidator(_positive_duration)]
+Duration = Annotated[str, Field(max_length=32), AfterValidator(_duration)]
+PositiveDuration = Annotated[str, Field(max_length=32), AfterValidator(_positive_duration)]
 PromQL = Annotated[str, AfterValidator(_promql)]
 WindowedPromQL = Annotated[str, AfterValidator(_windowed_promql)]
 Selector = Annotated[str, AfterValidator(_selector)]
-Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+Labels = Annotated[dict[str, str], Field(max_length=64), AfterValidator(_labels)]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
 MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
 
@@ -358,11 +359,6 @@ class SLOSpec(_Model):
     @classmethod
     def _number(cls, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            if isinstance(value, str):
-                try:
-                    return float(value)
-                except ValueError:
-                    pass
             raise ValueError(f"must be a number of percent between 0 and 100 (exclusive), got {value!r}")
         return value
 
