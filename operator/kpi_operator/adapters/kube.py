@@ -1,0 +1,154 @@
+"""The Kubernetes API, through ``kubernetes_asyncio``: the only place that reads or writes cluster objects.
+
+Builders in ``rules`` and ``gate`` return whole objects and patches; this module only sends them. Every verb the
+operator uses is listed in ``VERBS_USED`` so the RBAC in ``manifests/`` and the chart can be checked against it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+logger = logging.getLogger(__name__)
+
+GROUP, VERSION = "kpi.dev", "v1alpha1"
+PLURALS = {"SLO": "slos", "KPI": "kpis"}
+MONITORING = ("monitoring.coreos.com", "v1", "prometheusrules")
+
+#: (api group, resource, verb) for everything this module calls; RBAC must grant exactly these.
+VERBS_USED: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        ("kpi.dev", "slos", "get"),
+        ("kpi.dev", "slos", "list"),
+        ("kpi.dev", "slos", "watch"),
+        ("kpi.dev", "slos", "patch"),
+        ("kpi.dev", "slos/status", "patch"),
+        ("kpi.dev", "kpis", "get"),
+        ("kpi.dev", "kpis", "list"),
+        ("kpi.dev", "kpis", "watch"),
+        ("kpi.dev", "kpis", "patch"),
+        ("kpi.dev", "kpis/status", "patch"),
+        ("monitoring.coreos.com", "prometheusrules", "get"),
+        ("monitoring.coreos.com", "prometheusrules", "list"),
+        ("monitoring.coreos.com", "prometheusrules", "watch"),
+        ("monitoring.coreos.com", "prometheusrules", "create"),
+        ("monitoring.coreos.com", "prometheusrules", "patch"),
+        ("monitoring.coreos.com", "prometheusrules", "delete"),
+        ("apps", "deployments", "get"),
+        ("apps", "deployments", "list"),
+        ("apps", "deployments", "patch"),
+        ("apps", "replicasets", "list"),
+        ("", "events", "create"),
+        ("events.k8s.io", "events", "create"),
+    }
+)
+
+
+class KubeClient:
+    """A thin async wrapper; one ``ApiClient`` for the operator's lifetime."""
+
+    def __init__(self, api_client: client.ApiClient):
+        self.api_client = api_client
+        self.custom = client.CustomObjectsApi(api_client)
+        self.apps = client.AppsV1Api(api_client)
+
+    @classmethod
+    async def connect(cls, kubeconfig: Optional[str] = None) -> "KubeClient":
+        """In-cluster credentials when present, else the kubeconfig (``$KUBECONFIG`` or the given file)."""
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+        except config.ConfigException:
+            await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        return cls(client.ApiClient(configuration=configuration))
+
+    async def close(self) -> None:
+        await self.api_client.close()
+
+    # --- PrometheusRules ---------------------------------------------------------------------------------------
+
+    async def get_prometheus_rule(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        try:
+            return await self.custom.get_namespaced_custom_object(*MONITORING[:2], namespace, MONITORING[2], name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def apply_prometheus_rule(self, desired: dict[str, Any]) -> str:
+        """Create the rule, or put back its spec, labels and owner when they differ. Returns what was done:
+        ``created``, ``updated`` or ``unchanged`` (so a re-run changes nothing)."""
+        meta = desired["metadata"]
+        current = await self.get_prometheus_rule(meta["namespace"], meta["name"])
+        if current is None:
+            await self.custom.create_namespaced_custom_object(*MONITORING[:2], meta["namespace"], MONITORING[2], desired)
+            return "created"
+        if not rule_differs(current, desired):
+            return "unchanged"
+        patch = [
+            {"op": "replace" if "spec" in current else "add", "path": "/spec", "value": desired["spec"]},
+            {"op": "replace" if current["metadata"].get("labels") is not None else "add", "path": "/metadata/labels", "value": meta.get("labels", {})},
+        ]
+        if meta.get("ownerReferences"):
+            op = "replace" if current["metadata"].get("ownerReferences") is not None else "add"
+            patch.append({"op": op, "path": "/metadata/ownerReferences", "value": meta["ownerReferences"]})
+        await self.custom.patch_namespaced_custom_object(
+            *MONITORING[:2], meta["namespace"], MONITORING[2], meta["name"], patch,
+            _content_type="application/json-patch+json",
+        )
+        return "updated"
+
+    async def delete_prometheus_rule(self, namespace: str, name: str) -> bool:
+        try:
+            await self.custom.delete_namespaced_custom_object(*MONITORING[:2], namespace, MONITORING[2], name)
+            return True
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+
+    # --- KPI / SLO status ----------------------------------------------------------------------------------------
+
+    async def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        await self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURALS[kind], name, {"status": status},
+            _content_type="application/merge-patch+json",
+        )
+
+    async def get_object(self, kind: str, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        try:
+            return await self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    # --- Deployments (the gate) --------------------------------------------------------------------------------
+
+    async def list_deployments(self, namespace: str) -> list[dict[str, Any]]:
+        result = await self.apps.list_namespaced_deployment(namespace, _preload_content=False)
+        return (await result.json()).get("items", [])
+
+    async def list_replicasets(self, namespace: str) -> list[dict[str, Any]]:
+        result = await self.apps.list_namespaced_replica_set(namespace, _preload_content=False)
+        return (await result.json()).get("items", [])
+
+    async def json_patch_deployment(self, namespace: str, name: str, patch: list[dict[str, Any]]) -> dict[str, Any]:
+        result = await self.apps.patch_namespaced_deployment(
+            name, namespace, patch, _content_type="application/json-patch+json", _preload_content=False
+        )
+        return await result.json()
+
+
+def rule_differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """Whether the live PrometheusRule differs from the desired one in what the operator owns."""
+    if current.get("spec") != desired.get("spec"):
+        return True
+    current_labels = current.get("metadata", {}).get("labels") or {}
+    if current_labels != (desired["metadata"].get("labels") or {}):
+        return True
+    owners = desired["metadata"].get("ownerReferences")
+    return bool(owners) and current.get("metadata", {}).get("ownerReferences") != owners

@@ -1,0 +1,174 @@
+"""kopf handlers: parse -> plan -> apply -> status. No domain logic lives here.
+
+``register(registry, runtime)`` puts the handlers into a kopf registry, so tests can run them in-process against
+the emulated API and ``kpi-operator run`` can run them against a cluster. The pure planning is in
+``reconcile.plan_reconcile``; the writes go through ``adapters.kube``; the evaluation loop is in ``evaluation``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from typing import Any, Optional
+
+import kopf
+
+from .adapters.kube import GROUP, VERSION, KubeClient
+from .adapters.prometheus import PrometheusReader, PrometheusSettings
+from .config import OperatorConfig, parse_selector
+from .evaluation import evaluation_loop
+from .reconcile import plan_reconcile
+from .reconcile import conditions as cond
+from .store import Entry, Store
+from .telemetry import Telemetry
+
+MANAGED_LABELS = {"app.kubernetes.io/managed-by": "kpi-operator"}
+
+
+class Runtime:
+    """Operator-wide state shared by the handlers and the evaluation loop."""
+
+    def __init__(self, config: OperatorConfig):
+        self.config = config
+        self.store = Store()
+        self.telemetry = Telemetry(config.evaluation_interval)
+        self.reader = PrometheusReader(
+            PrometheusSettings(
+                url=config.prometheus_url,
+                token_file=config.prometheus_token_file,
+                headers=config.prometheus_headers,
+                ca_file=config.prometheus_ca_file,
+                insecure=config.prometheus_insecure,
+                timeout=config.prometheus_timeout,
+            )
+        )
+        self.kube: Optional[KubeClient] = None
+        self.loop_task: Optional[asyncio.Task[None]] = None
+        self.ready = asyncio.Event() if _has_loop() else None
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    config = runtime.config
+    labels = parse_selector(config.label_selector) or None
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> Optional[kopf.ConnectionInfo]:
+        """In a pod, the service account; elsewhere the kubeconfig (kopf's own readers, no client library)."""
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any) -> None:
+        settings.peering.standalone = not config.peering
+        settings.peering.name = config.peering_name
+        settings.posting.level = logging.INFO
+        settings.networking.error_backoffs = [1, 2, 5, 10]
+        settings.persistence.finalizer = "kpi.dev/kpi-operator"
+        if runtime.kube is None:
+            runtime.kube = await KubeClient.connect(config.kubeconfig)
+        if config.metrics_port >= 0:
+            await runtime.telemetry.start(config.metrics_host, config.metrics_port)
+            logger.info("serving /metrics and /healthz on %s:%s", config.metrics_host, runtime.telemetry.port)
+        runtime.loop_task = asyncio.create_task(evaluation_loop(runtime), name="kpi-operator-evaluation")
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        if runtime.loop_task is not None:
+            runtime.loop_task.cancel()
+            await asyncio.gather(runtime.loop_task, return_exceptions=True)
+        await runtime.telemetry.stop()
+        if runtime.kube is not None:
+            await runtime.kube.close()
+            runtime.kube = None
+
+    for plural in ("slos", "kpis"):
+
+        @kopf.on.resume(GROUP, VERSION, plural, registry=registry, labels=labels)
+        @kopf.on.create(GROUP, VERSION, plural, registry=registry, labels=labels)
+        @kopf.on.update(GROUP, VERSION, plural, registry=registry, labels=labels)
+        async def reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+            await _reconcile(runtime, dict(body), patch, logger)
+
+        @kopf.on.delete(GROUP, VERSION, plural, registry=registry, labels=labels)
+        async def delete(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+            assert runtime.kube is not None
+            meta = body["metadata"]
+            runtime.store.remove((body["kind"], meta["namespace"], meta["name"]))
+            if await runtime.kube.delete_prometheus_rule(meta["namespace"], meta["name"]):
+                logger.info("deleted PrometheusRule %s/%s", meta["namespace"], meta["name"])
+
+    @kopf.on.event("monitoring.coreos.com", "v1", "prometheusrules", registry=registry, labels=MANAGED_LABELS)
+    async def rule_changed(event: kopf.RawEvent, logger: logging.Logger, **_: Any) -> None:
+        """A PrometheusRule edited or deleted by hand is put back as the operator generated it."""
+        if event.get("type") not in ("MODIFIED", "DELETED"):
+            return
+        meta = event["object"].get("metadata", {})
+        for entry in runtime.store.by_rule(meta.get("namespace", ""), meta.get("name", "")):
+            if entry.desired_rule is None or runtime.kube is None:
+                continue
+            result = await runtime.kube.apply_prometheus_rule(entry.desired_rule)
+            if result != "unchanged":
+                logger.info("PrometheusRule %s/%s was changed outside the operator; put back (%s)", entry.namespace, entry.name, result)
+                kopf.event(entry.reference, type="Normal", reason="RuleRestored", message="The PrometheusRule was changed outside the operator and was put back.")
+
+
+async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, logger: logging.Logger) -> None:
+    assert runtime.kube is not None
+    kind = body["kind"]
+    meta = body["metadata"]
+    now = now_iso()
+    plan = plan_reconcile(body, runtime.config.rule_schema, now)
+    entry = Entry(kind=kind, namespace=meta["namespace"], name=meta["name"], uid=meta.get("uid"), obj=plan.obj, status=dict(body.get("status") or {}))
+    previous = runtime.store.get(entry.key)
+    if plan.rule is not None:
+        conflict = await _name_conflict(runtime.kube, plan.rule, meta.get("uid"))
+        if conflict:
+            message = f"PrometheusRule {entry.namespace}/{entry.name} already belongs to {conflict}; rename one of them."
+            plan.status["conditions"] = cond.stalled(plan.status.get("conditions", []), "RuleNameTaken", message, now, meta.get("generation"))
+            plan.rule = None
+            plan.events.append(("Warning", "RuleNameTaken", message))
+    if plan.rule is not None:
+        try:
+            result = await runtime.kube.apply_prometheus_rule(plan.rule)
+        except Exception as error:  # the API server refused or is unreachable: retry, and say why
+            runtime.telemetry.reconcile_errors.labels(kind).inc()
+            raise kopf.TemporaryError(f"applying PrometheusRule failed: {error}", delay=5) from error
+        entry.desired_rule = plan.rule
+        logger.info("PrometheusRule %s/%s %s", entry.namespace, entry.name, result)
+        runtime.telemetry.reconciles.labels(kind, result).inc()
+    else:
+        runtime.telemetry.reconciles.labels(kind, "invalid").inc()
+        entry.invalid = True
+        entry.obj = None
+        if previous is not None and previous.uid == entry.uid:
+            # Keep serving the last good definition's rules; its values keep being evaluated too.
+            entry.desired_rule = previous.desired_rule
+            entry.obj = previous.obj
+    entry.status.update(plan.status)
+    runtime.store.put(entry)
+    patch.status.update(plan.status)
+    for event_type, reason, message in plan.events:
+        kopf.event(body, type=event_type, reason=reason, message=message)
+
+
+async def _name_conflict(kube: KubeClient, rule: dict[str, Any], uid: Optional[str]) -> Optional[str]:
+    """The owner of an existing PrometheusRule of the same name that is not this object, if any."""
+    current = await kube.get_prometheus_rule(rule["metadata"]["namespace"], rule["metadata"]["name"])
+    if current is None or uid is None:
+        return None
+    for owner in current.get("metadata", {}).get("ownerReferences") or []:
+        if owner.get("uid") != uid and owner.get("apiVersion", "").startswith(GROUP + "/"):
+            return f"{owner.get('kind')}/{owner.get('name')}"
+    return None
