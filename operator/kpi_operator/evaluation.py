@@ -14,8 +14,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import kopf
-
 from .adapters.prometheus import PrometheusUnavailable
 from .budget.evaluate import changed, collect, evaluate
 from .budget.queries import ALERTS_QUERY, TIMESTAMPS_QUERY, VALUES_QUERY
@@ -131,7 +129,7 @@ async def mark_unknown(runtime: "Runtime", reason: str) -> None:
             "conditions": cond.stalled(entry.status.get("conditions") or [], "PrometheusUnavailable", message, now, entry.status.get("observedGeneration")),
         }
         await _patch_status(runtime, entry, patch)
-        kopf.event(entry.reference, type="Warning", reason="PrometheusUnavailable", message=message)
+        await runtime.kube.post_event(entry.reference, "Warning", "PrometheusUnavailable", message)  # type: ignore[union-attr]
 
 
 async def _patch_status(runtime: "Runtime", entry: Any, patch: dict[str, Any]) -> None:

@@ -16,8 +16,6 @@ import datetime
 import logging
 from typing import TYPE_CHECKING, Any, Optional
 
-import kopf
-
 from .api.durations import parse_duration_seconds
 from .api.models import SLO
 from .budget.evaluate import ObjectSeries
@@ -130,16 +128,16 @@ async def _act(
             # Most often the revision moved on between the read and the patch (the patch's test failed): the
             # next cycle re-reads and judges the new revision.
             logger.warning("gate %s on Deployment %s/%s failed: %s", gate.action, entry.namespace, name, error)
-            kopf.event(entry.reference, type="Warning", reason="GateActionFailed", message=f"{gate.action} of Deployment {name} failed: {error}")
+            await runtime.kube.post_event(entry.reference, "Warning", "GateActionFailed", f"{gate.action} of Deployment {name} failed: {error}")
             return GateState(state=state.state, consecutive_failures=state.consecutive_failures, armed_revision=state.armed_revision, armed_at=state.armed_at, last_action=state.last_action, restored_revision=state.restored_revision)
     action = last_action(plan, outcome, when, dry_run)
     runtime.telemetry.gate_actions.labels(gate.action, str(dry_run).lower()).inc()
     verb = "would " + gate.action if dry_run else gate.action
     message = f"Gate {verb}: {plan.message} Verdict: {outcome.reason}"
     reason = "GateDryRun" if dry_run else ("GateNoop" if plan.noop else "GateActed")
-    kopf.event(entry.reference, type="Warning", reason=reason, message=message)
+    await runtime.kube.post_event(entry.reference, "Warning", reason, message)
     if not dry_run and not plan.noop:
-        kopf.event(deployment, type="Warning", reason="GateActed", message=f"{entry.kind} {entry.namespace}/{entry.name}: {message}")
+        await runtime.kube.post_event({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": deployment["metadata"]}, "Warning", "GateActed", f"{entry.kind} {entry.namespace}/{entry.name}: {message}")
     logger.warning("%s %s/%s: %s", entry.kind, entry.namespace, entry.name, message)
     if outcome.verdict is not Verdict.FAIL:
         logger.error("gate acted on a %s verdict; this is a bug", outcome.verdict.value)

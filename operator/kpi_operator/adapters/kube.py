@@ -6,6 +6,7 @@ operator uses is listed in ``VERBS_USED`` so the RBAC in ``manifests/`` and the 
 
 from __future__ import annotations
 
+import datetime
 import logging
 from typing import Any, Optional
 
@@ -54,6 +55,7 @@ class KubeClient:
         self.api_client = api_client
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
 
     @classmethod
     async def connect(cls, kubeconfig: Optional[str] = None) -> "KubeClient":
@@ -125,6 +127,40 @@ class KubeClient:
             if error.status == 404:
                 return None
             raise
+
+    # --- Events --------------------------------------------------------------------------------------------------
+
+    async def post_event(self, involved: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        """A core/v1 Event about ``involved`` (outside kopf handlers, where ``kopf.event`` has no queue).
+
+        Failures are logged, not raised: an Event is a courtesy to the reader, never worth failing a cycle.
+        """
+        meta = involved.get("metadata", {})
+        now = datetime.datetime.now(datetime.timezone.utc)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": meta.get("namespace", "default")},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "kpi-operator"},
+            "firstTimestamp": now.isoformat().replace("+00:00", "Z"),
+            "lastTimestamp": now.isoformat().replace("+00:00", "Z"),
+            "count": 1,
+            "reportingComponent": "kpi-operator",
+        }
+        try:
+            await self.core.create_namespaced_event(meta.get("namespace", "default"), body, _preload_content=False)
+        except Exception as error:
+            logger.warning("could not post Event %s on %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error)
 
     # --- Deployments (the gate) --------------------------------------------------------------------------------
 

@@ -269,6 +269,27 @@ class PrometheusServer:
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
                 self._tmpdir = None
 
+    def halt(self) -> None:
+        """Stop the process only, keeping its port, data and rules: Prometheus is down until ``resume()``.
+
+        For "Prometheus went away and came back" scenarios: the operator must see it unreachable, then recover on
+        the same address without any change of configuration.
+        """
+        with self._lock:
+            process, self._process = self._process, None
+            if process is not None:
+                _kill(process, self.stop_timeout)
+
+    def resume(self) -> "PrometheusServer":
+        """Start the process again on the same port with the same data and rules (after ``halt()``)."""
+        with self._lock:
+            if self._process is not None:
+                return self
+            if self._tmpdir is None or self._port is None:
+                return self.start()
+            self._spawn(self._binary or self.find_binary())
+            return self
+
     def __enter__(self) -> "PrometheusServer":
         return self.start()
 

@@ -198,7 +198,7 @@ def evaluate_kpi(kpi: KPI, series: ObjectSeries) -> dict[str, Any]:
     warning threshold or the target; Healthy otherwise; NoData without a sample.
     """
     values = [v for v in series.values if _finite(v)]
-    target = {"op": kpi.spec.target.op, "value": kpi.spec.target.value}
+    target = kpi.spec.target.value
     if not values:
         return {"value": None, "target": target, "state": "NoData", "alerts": sorted(series.firing)}
     higher_is_better = kpi.spec.target.op in (">=", ">")

@@ -1,0 +1,126 @@
+"""The whole loop for end-to-end tests: emulated Kubernetes API, the project's kopf handlers, a real Prometheus.
+
+``operator_env`` starts the emulator (enforcing ``crds/``), loads ``kpi_operator.handlers`` into a fresh kopf
+registry and runs it against the emulator, and syncs every PrometheusRule into the real Prometheus the way
+prometheus-operator would (its ``spec.groups`` written to a rule file, then a reload). Blocking calls to
+Prometheus run in threads: the emulator serves from the test's event loop, which must never block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, AsyncIterator, Optional
+
+import kopf
+
+from kpi_operator.adapters.prometheus_server import PrometheusServer
+from kpi_operator.config import OperatorConfig
+from kpi_operator.handlers import Runtime, register
+from support.kopf_runner import OperatorRun, run_operator, wait_for
+from support.kube_emulator import KubeEmulator, load_crds
+
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT / "crds"
+
+
+class RuleSync:
+    """prometheus-operator's job, for tests: every PrometheusRule's groups become one rule file of Prometheus."""
+
+    def __init__(self, emu: KubeEmulator, prom: PrometheusServer, interval: float = 0.2):
+        self.emu = emu
+        self.prom = prom
+        self.interval = interval
+        self.synced: dict[str, str] = {}
+        self.errors: list[str] = []
+        self._task: Optional[asyncio.Task[None]] = None
+
+    async def sync_once(self) -> None:
+        seen = set()
+        for rule in self.emu.list("prometheusrules"):
+            name = f"{rule['metadata']['namespace']}__{rule['metadata']['name']}"
+            seen.add(name)
+            groups = rule.get("spec", {}).get("groups", [])
+            fingerprint = json.dumps(groups, sort_keys=True)
+            if self.synced.get(name) != fingerprint:
+                try:
+                    await asyncio.to_thread(self.prom.set_rule_groups, groups, name)
+                    self.synced[name] = fingerprint
+                except Exception as error:  # a rule Prometheus refuses: recorded for the test to assert on
+                    self.errors.append(f"{name}: {error}")
+                    self.synced[name] = fingerprint
+        for name in set(self.synced) - seen:
+            await asyncio.to_thread(self.prom.remove_rules, name)
+            del self.synced[name]
+
+    async def _run(self) -> None:
+        while True:
+            await self.sync_once()
+            await asyncio.sleep(self.interval)
+
+    async def __aenter__(self) -> "RuleSync":
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+@dataclasses.dataclass
+class Env:
+    emu: KubeEmulator
+    prom: PrometheusServer
+    runtime: Runtime
+    operator: OperatorRun
+    sync: RuleSync
+    kubeconfig: Path
+
+    async def wait(self, predicate: Any, timeout: float = 30.0, message: Optional[str] = None) -> Any:
+        return await wait_for(predicate, timeout=timeout, interval=0.1, message=message, operator=self.operator)
+
+    def status(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+        body = self.emu.get(plural, namespace, name)
+        return (body or {}).get("status") or {}
+
+    def condition(self, plural: str, namespace: str, name: str, type_: str) -> dict[str, Any]:
+        for condition in self.status(plural, namespace, name).get("conditions") or []:
+            if condition.get("type") == type_:
+                return condition
+        return {}
+
+
+def make_runtime(prom_url: str, kubeconfig: Path, **overrides: Any) -> Runtime:
+    config = OperatorConfig(
+        prometheus_url=prom_url,
+        evaluation_interval=1.0,
+        prometheus_timeout=2.0,
+        kubeconfig=str(kubeconfig),
+        metrics_port=0,
+        metrics_host="127.0.0.1",
+        **overrides,
+    )
+    return Runtime(config)
+
+
+@contextlib.asynccontextmanager
+async def running_operator(emu: KubeEmulator, prom_url: str, kubeconfig: Path, **overrides: Any) -> AsyncIterator[tuple[Runtime, OperatorRun]]:
+    """The project's handlers in a fresh registry, running against ``emu`` until the block exits."""
+    runtime = make_runtime(prom_url, kubeconfig, **overrides)
+    registry = kopf.OperatorRegistry()
+    register(registry, runtime)
+    async with run_operator(registry, emu) as operator:
+        yield runtime, operator
+
+
+@contextlib.asynccontextmanager
+async def operator_env(prom: PrometheusServer, tmp_path: Path, **overrides: Any) -> AsyncIterator[Env]:
+    async with KubeEmulator(crds=load_crds(CRDS)) as emu:
+        kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
+        async with running_operator(emu, prom.url, kubeconfig, **overrides) as (runtime, operator):
+            async with RuleSync(emu, prom) as sync:
+                yield Env(emu=emu, prom=prom, runtime=runtime, operator=operator, sync=sync, kubeconfig=kubeconfig)
