@@ -54,6 +54,7 @@ async def evaluation_loop(runtime: "Runtime") -> None:
         except Exception:  # never let one bad cycle kill the loop; the next cycle tries again
             logger.exception("evaluation cycle failed")
         runtime.telemetry.last_cycle = time.monotonic()
+        runtime.telemetry.cycles.inc()
         await asyncio.sleep(max(0.0, delay - (time.monotonic() - started)) if failures == 0 else delay)
 
 

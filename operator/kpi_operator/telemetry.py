@@ -21,6 +21,7 @@ class Telemetry:
         self.last_cycle: Optional[float] = None
         self.reconciles = Counter("kpi_operator_reconciles_total", "Reconciles by kind and result", ["kind", "result"], registry=self.registry)
         self.reconcile_errors = Counter("kpi_operator_reconcile_errors_total", "Reconciles that failed, by kind", ["kind"], registry=self.registry)
+        self.cycles = Counter("kpi_operator_evaluation_cycles_total", "Evaluation cycles run (successful or not)", registry=self.registry)
         self.evaluation_seconds = Histogram("kpi_operator_evaluation_duration_seconds", "Wall time of one evaluation cycle", registry=self.registry)
         self.queries = Counter("kpi_operator_prometheus_queries_total", "Queries sent to Prometheus", registry=self.registry)
         self.query_errors = Counter("kpi_operator_prometheus_query_errors_total", "Queries that failed", registry=self.registry)
