@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: setup test test-fast demo lint golden bench clean
 
 $(STAMP): pyproject.toml
-	@command -v promtool >/dev/null 2>&1 || { \
+	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || { \
 	  echo "promtool not found: installing Debian's prometheus package"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
@@ -15,6 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+# The demo needs less than the tests: the package and its demo extra (the emulated Kubernetes API).
+$(DEMO_STAMP): pyproject.toml
+	@command -v prometheus >/dev/null 2>&1 || { \
+	  echo "prometheus not found: installing Debian's prometheus package"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[demo]'
+	@touch $(DEMO_STAMP)
 
 setup: $(STAMP)
 
@@ -30,8 +42,8 @@ test-fast: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/python -m pytest -q tests/golden --update-golden
 
-demo: $(STAMP)
-	$(BIN)/kpi-operator demo
+demo: $(DEMO_STAMP)
+	$(BIN)/kpi-operator demo $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 from . import __version__
 from .inputs import InputError
 
-COMMANDS = ("generate", "validate", "import_spec", "export_spec", "gate", "run")  # module names in commands/; each names its subcommand
+COMMANDS = ("generate", "validate", "import_spec", "export_spec", "gate", "run", "demo")  # module names in commands/; each names its subcommand
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 
 from ..config import add_arguments, from_args
 
@@ -25,9 +26,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import kopf
 
+    from ..config import parse_selector
     from ..handlers import Runtime, register
 
-    config = from_args(args)
+    try:
+        config = from_args(args)
+        parse_selector(config.label_selector)  # checked here too: a bad selector would fail inside kopf's startup
+    except (argparse.ArgumentTypeError, ValueError) as error:
+        # A usage error, like argparse's own: exit 2 with the reason, not a traceback.
+        print(f"kpi-operator run: error: {error}", file=sys.stderr)
+        return 2
     if config.kubeconfig:
         os.environ["KUBECONFIG"] = config.kubeconfig
     kopf.configure(
@@ -45,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
             clusterwide=not config.namespaces,
             namespaces=config.namespaces,
             standalone=not config.peering,
-            peering_name=config.peering_name,
+            # Naming the peering makes kopf require its CRD, so it is named only when peering is on.
+            peering_name=config.peering_name if config.peering else None,
         )
 
     try:

@@ -1,0 +1,105 @@
+"""The demo's objects: a checkout service with a stable and a canary Deployment, an SLO gating the canary,
+and a conversion KPI. Plain dicts, as ``kubectl apply`` would send them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAMESPACE = "shop"
+REVISION = "deployment.kubernetes.io/revision"
+
+
+def template(track: str, image: str, hash_: str | None = None) -> dict[str, Any]:
+    labels = {"app": "checkout", "track": track}
+    if hash_:
+        labels["pod-template-hash"] = hash_
+    return {
+        "metadata": {"labels": labels},
+        "spec": {"containers": [{"name": "checkout", "image": image, "ports": [{"containerPort": 8080}]}]},
+    }
+
+
+def deployment(track: str, image: str, revision: int, replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": f"checkout-{track}",
+            "namespace": NAMESPACE,
+            "labels": {"app": "checkout", "track": track},
+            "annotations": {REVISION: str(revision)},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "checkout", "track": track}},
+            "template": template(track, image),
+        },
+    }
+
+
+def replicaset(owner: dict[str, Any], track: str, image: str, revision: int) -> dict[str, Any]:
+    """The ReplicaSet a rollout to ``image`` left behind (the emulated API has no Deployment controller)."""
+    hash_ = f"{track[:1]}{revision}x7f"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"checkout-{track}-{hash_}",
+            "namespace": NAMESPACE,
+            "labels": {"app": "checkout", "track": track, "pod-template-hash": hash_},
+            "annotations": {REVISION: str(revision)},
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "Deployment", "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"], "controller": True}
+            ],
+        },
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "checkout", "track": track, "pod-template-hash": hash_}},
+            "template": template(track, image, hash_),
+        },
+    }
+
+
+def canary_slo(failure_limit: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "kpi.dev/v1alpha1",
+        "kind": "SLO",
+        "metadata": {"name": "checkout-canary-availability", "namespace": NAMESPACE, "labels": {"release": "prometheus"}},
+        "spec": {
+            "service": "checkout",
+            "owner": "team-payments",
+            "description": "99.5% of canary checkout requests succeed",
+            "objective": 99.5,
+            "window": "30d",
+            "indicator": {
+                "ratio": {
+                    "errors": 'sum(rate(http_requests_total{service="checkout",track="canary",code=~"5.."}[{{.window}}]))',
+                    "total": 'sum(rate(http_requests_total{service="checkout",track="canary"}[{{.window}}]))',
+                }
+            },
+            "alerting": {"name": "CheckoutCanaryBurn"},
+            "gate": {
+                "selector": {"matchLabels": {"app": "checkout", "track": "canary"}},
+                "action": "rollback",
+                "failureLimit": failure_limit,
+                "noData": "hold",
+            },
+        },
+    }
+
+
+def conversion_kpi() -> dict[str, Any]:
+    return {
+        "apiVersion": "kpi.dev/v1alpha1",
+        "kind": "KPI",
+        "metadata": {"name": "checkout-conversion", "namespace": NAMESPACE},
+        "spec": {
+            "owner": "team-growth",
+            "description": "Share of checkout sessions that place an order",
+            "query": "avg(checkout_conversion_ratio)",
+            "window": "1m",
+            "unit": "ratio",
+            "target": {"op": ">=", "value": 0.03},
+            "thresholds": {"warning": 0.028, "critical": 0.025},
+        },
+    }
