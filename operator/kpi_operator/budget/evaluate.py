@@ -133,8 +133,9 @@ def _worst_low(values: list[float]) -> Optional[float]:
     return min(finite) if finite else None
 
 
-def _round(value: Optional[float], digits: int = 6) -> Optional[float]:
-    """Rounded to significant digits, so a status is not re-written for noise in the 12th digit."""
+def _round(value: Optional[float], digits: int = 4) -> Optional[float]:
+    """Rounded to significant digits: a status is re-written when what a person reads changes, not for noise in
+    the fifth digit of a live ratio (each write is an API call and a watch event for every watcher)."""
     if value is None or value == 0:
         return value
     return float(f"{value:.{digits}g}")
@@ -154,7 +155,7 @@ def evaluate_slo(slo: SLO, series: ObjectSeries) -> dict[str, Any]:
         remaining = 1 - period_ratio / budget
     alerts = sorted(series.firing)
     result: dict[str, Any] = {
-        "sli": _round(100 * (1 - period_ratio)) if period_ratio is not None else None,
+        "sli": round(100 * (1 - period_ratio), 4) if period_ratio is not None else None,
         "errorBudget": {"total": _round(budget), "remaining": _round(remaining)},
         "burnRates": burn_rates,
         "exhaustionEstimate": _exhaustion(slo, remaining, ratios, budget),
@@ -188,7 +189,9 @@ def _exhaustion(slo: SLO, remaining: Optional[float], ratios: dict[str, Optional
         return None
     burn = ratio / budget
     seconds = remaining * parse_duration_ms(slo.spec.window) / 1000.0 / burn
-    return format_duration_ms(int(seconds) * 1000 if seconds >= 60 else max(int(seconds), 1) * 1000)
+    # Coarse on purpose: hours beyond a day, minutes beyond an hour; finer would change every cycle.
+    unit = 3600 if seconds >= 86400 else 60 if seconds >= 3600 else 1
+    return format_duration_ms(max(round(seconds / unit), 1) * unit * 1000)
 
 
 def evaluate_kpi(kpi: KPI, series: ObjectSeries) -> dict[str, Any]:
