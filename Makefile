@@ -7,25 +7,25 @@ DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: setup test test-fast demo lint golden bench clean
 
-$(STAMP): pyproject.toml
+# $(call install,EXTRA): Debian's prometheus package (the server and promtool) when missing, then a venv with the
+# package and the EXTRA extra.
+define install
 	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || { \
-	  echo "promtool not found: installing Debian's prometheus package"; \
+	  echo "prometheus/promtool not found: installing Debian's prometheus package"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[$(1)]'
+endef
+
+$(STAMP): pyproject.toml
+	$(call install,dev)
 	@touch $(STAMP)
 
 # The demo needs less than the tests: the package and its demo extra (the emulated Kubernetes API).
 $(DEMO_STAMP): pyproject.toml
-	@command -v prometheus >/dev/null 2>&1 || { \
-	  echo "prometheus not found: installing Debian's prometheus package"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[demo]'
+	$(call install,demo)
 	@touch $(DEMO_STAMP)
 
 setup: $(STAMP)

@@ -6,11 +6,19 @@ Directories are read recursively in name order (``.yaml`` / ``.yml``); folders w
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .api.loading import Document, Problem, load_text
+
+
+def add_filename_argument(parser: "argparse.ArgumentParser") -> None:
+    """``-f FILE|DIR|-``, repeatable: the same input option for every command that reads specs."""
+    parser.add_argument(
+        "-f", "--filename", action="append", required=True, metavar="FILE|DIR|-", help="file, directory or - for stdin; repeatable"
+    )
 
 
 class InputError(Exception):

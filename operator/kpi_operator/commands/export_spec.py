@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ..api.loading import Document
-from ..inputs import load_documents
+from ..inputs import add_filename_argument, load_documents
 from ..interop import ExportProblem, ExportSkipped, export_object
 from ..render import dump_yaml_documents
 
@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "document to stdout. Exit 1 when an input is invalid or cannot be expressed, 2 on a usage error. See "
         "docs/interop.md.",
     )
-    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-", help="file, directory or - for stdin; repeatable")
+    add_filename_argument(parser)
     parser.add_argument("--to", required=True, choices=("openslo",), help="the output format")
     parser.set_defaults(run=run)
 

@@ -17,7 +17,7 @@ from ..api.durations import DurationError, parse_duration_seconds
 from ..api.models import KPI, SLO
 from ..budget.direct import error_ratio_query, events_query, kpi_value_query, page_windows
 from ..gate import KPIReading, Outcome, SLOReading, Verdict, kpi_verdict, slo_verdict
-from ..inputs import load_documents
+from ..inputs import add_filename_argument, load_documents
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate the canary-gate verdict of each KPI/SLO against a live Prometheus. Exit 0 when all "
         "pass, 1 when any fails, 2 when none fails but one is inconclusive or Prometheus cannot be reached.",
     )
-    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-")
+    add_filename_argument(parser)
     parser.add_argument("--prometheus", required=True, metavar="URL", help="Prometheus-compatible query API")
     parser.add_argument("--header", action="append", default=[], metavar="NAME: VALUE", help="extra request header, e.g. 'X-Scope-OrgID: a'")
     parser.add_argument("--token-file", help="bearer token file")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..inputs import load_documents
+from ..inputs import add_filename_argument, load_documents
 from ..render import dump_yaml, dump_yaml_documents
 from ..rules import RULE_SCHEMAS, build_prometheus_rule, build_rule_file, generate_groups
 from .validate import check
@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Generate recording and multiwindow multi-burn-rate alerting rules. Writes multi-document YAML "
         "to stdout. Nothing is written when any input is invalid (exit 1); exit 2 on a usage error.",
     )
-    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-", help="file, directory or - for stdin; repeatable")
+    add_filename_argument(parser)
     parser.add_argument("--rule-schema", choices=RULE_SCHEMAS, default="native", help="record names: native (default) or sloth (Sloth v0.16's)")
     parser.add_argument(
         "--output",

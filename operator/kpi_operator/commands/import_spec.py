@@ -15,7 +15,7 @@ import yaml
 
 from ..api.durations import DurationError, parse_duration_ms
 from ..api.loading import parse_object
-from ..inputs import iter_sources
+from ..inputs import add_filename_argument, iter_sources
 from ..interop import FORMATS, ImportOptions, SourceDocument, import_documents, notes_of, split_documents
 from ..interop.detect import describe
 from ..render import dump_yaml_documents
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "'file: document N (Kind/name): field: message' per problem; exit 1 when anything cannot be imported, 2 on a "
         "usage error. See docs/interop.md for every mapping.",
     )
-    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-", help="file, directory or - for stdin; repeatable")
+    add_filename_argument(parser)
     parser.add_argument("--from", dest="source_format", choices=FORMATS, help="the input format (default: detected per document)")
     parser.add_argument("--namespace", help="namespace of every produced object (default: the source's, else 'default')")
     parser.add_argument("--owner", help="owner when a spec names none (no kpi.dev/owner annotation, no owner or team label)")

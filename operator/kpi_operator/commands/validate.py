@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..inputs import load_documents
+from ..inputs import add_filename_argument, load_documents
 from ..rules import RULE_SCHEMAS, SchemaError, generate_groups
 
 
@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Validate KPI and SLO documents. Prints 'file: document N (Kind/name): field.path: message' per "
         "problem. Exit 0 when all are valid, 1 when any is invalid, 2 on a usage error.",
     )
-    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-", help="file, directory or - for stdin; repeatable")
+    add_filename_argument(parser)
     parser.add_argument("--rule-schema", choices=RULE_SCHEMAS, default="native", help="also check that the rules can be generated in this schema")
     parser.set_defaults(run=run)
 
