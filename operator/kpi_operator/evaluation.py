@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger("kpi_operator.evaluation")
 
 HEARTBEAT_INTERVALS = 10
+CONCURRENT_WRITES = 16  # status patches in flight at once: a cycle over 1,000 SLOs must not be 1,000 round trips
+
+
+async def _bounded(coroutines: list[Any], limit: int) -> None:
+    """Run the coroutines with at most ``limit`` in flight."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(coroutine: Any) -> None:
+        async with semaphore:
+            await coroutine
+
+    await asyncio.gather(*(one(c) for c in coroutines))
 
 
 def _iso(ts: float) -> str:
@@ -71,6 +83,7 @@ async def evaluate_once(runtime: "Runtime") -> None:
     now = time.time()
     series = collect([e.obj for e in entries], values, stamps, alerts, now, runtime.config.freshness)
     states: dict[tuple[str, str], int] = {}
+    writes = []
     for entry in entries:
         obj = entry.obj
         assert obj is not None
@@ -103,8 +116,9 @@ async def evaluate_once(runtime: "Runtime") -> None:
         if changed(entry.status, evaluation) or heartbeat_due or patch:
             patch.update(evaluation)
             patch["lastEvaluated"] = _iso(now)
-            await _patch_status(runtime, entry, patch)
             entry.status["_evaluatedAt"] = now
+            writes.append(_patch_status(runtime, entry, patch))
+    await _bounded(writes, CONCURRENT_WRITES)
     runtime.telemetry.objects.clear()
     for (kind, state), count in states.items():
         runtime.telemetry.objects.labels(kind, state).set(count)

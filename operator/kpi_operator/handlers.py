@@ -132,8 +132,10 @@ async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, 
     plan = plan_reconcile(body, runtime.config.rule_schema, now)
     entry = Entry(kind=kind, namespace=meta["namespace"], name=meta["name"], uid=meta.get("uid"), obj=plan.obj, status=dict(body.get("status") or {}))
     previous = runtime.store.get(entry.key)
+    current_rule: Any = ...
     if plan.rule is not None:
-        conflict = await _name_conflict(runtime.kube, plan.rule, meta.get("uid"))
+        current_rule = await runtime.kube.get_prometheus_rule(entry.namespace, entry.name)
+        conflict = _name_conflict(current_rule, meta.get("uid"))
         if conflict:
             message = f"PrometheusRule {entry.namespace}/{entry.name} already belongs to {conflict}; rename one of them."
             plan.status["conditions"] = cond.stalled(plan.status.get("conditions", []), "RuleNameTaken", message, now, meta.get("generation"))
@@ -141,7 +143,7 @@ async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, 
             plan.events.append(("Warning", "RuleNameTaken", message))
     if plan.rule is not None:
         try:
-            result = await runtime.kube.apply_prometheus_rule(plan.rule)
+            result = await runtime.kube.apply_prometheus_rule(plan.rule, current_rule)
         except Exception as error:  # the API server refused or is unreachable: retry, and say why
             runtime.telemetry.reconcile_errors.labels(kind).inc()
             raise kopf.TemporaryError(f"applying PrometheusRule failed: {error}", delay=5) from error
@@ -163,9 +165,8 @@ async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, 
         kopf.event(body, type=event_type, reason=reason, message=message)
 
 
-async def _name_conflict(kube: KubeClient, rule: dict[str, Any], uid: Optional[str]) -> Optional[str]:
+def _name_conflict(current: Optional[dict[str, Any]], uid: Optional[str]) -> Optional[str]:
     """The owner of an existing PrometheusRule of the same name that is not this object, if any."""
-    current = await kube.get_prometheus_rule(rule["metadata"]["namespace"], rule["metadata"]["name"])
     if current is None or uid is None:
         return None
     for owner in current.get("metadata", {}).get("ownerReferences") or []:

@@ -134,3 +134,6 @@ def test_a_status_is_rewritten_only_when_what_it_says_changes() -> None:
     assert not changed(current, {"state": "Healthy", "burnRates": {"5m": 1.0}})
     assert changed(current, {"state": "Warning", "burnRates": {"5m": 1.0}})
     assert changed(current, {"state": "Healthy", "burnRates": {"5m": 3.0}})
+    # Scrape-to-scrape jitter of a live ratio is not a change a person needs to see.
+    assert not changed({"burnRates": {"5m": 10.0}, "sli": 99.0123}, {"burnRates": {"5m": 10.16}, "sli": 99.0127})
+    assert changed({"burnRates": {"5m": 10.0}}, {"burnRates": {"5m": 10.0, "1h": 2.0}})

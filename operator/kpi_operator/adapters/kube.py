@@ -32,6 +32,8 @@ VERBS_USED: frozenset[tuple[str, str, str]] = frozenset(
         ("kpi.dev", "kpis", "watch"),
         ("kpi.dev", "kpis", "patch"),
         ("kpi.dev", "kpis/status", "patch"),
+        ("kpi.dev", "slos/finalizers", "update"),  # blockOwnerDeletion on the rule's ownerReference needs it
+        ("kpi.dev", "kpis/finalizers", "update"),
         ("monitoring.coreos.com", "prometheusrules", "get"),
         ("monitoring.coreos.com", "prometheusrules", "list"),
         ("monitoring.coreos.com", "prometheusrules", "watch"),
@@ -80,11 +82,13 @@ class KubeClient:
                 return None
             raise
 
-    async def apply_prometheus_rule(self, desired: dict[str, Any]) -> str:
+    async def apply_prometheus_rule(self, desired: dict[str, Any], current: Any = ...) -> str:
         """Create the rule, or put back its spec, labels and owner when they differ. Returns what was done:
-        ``created``, ``updated`` or ``unchanged`` (so a re-run changes nothing)."""
+        ``created``, ``updated`` or ``unchanged`` (so a re-run changes nothing). ``current``: the live rule when the
+        caller has just read it (None when absent), saving a second GET."""
         meta = desired["metadata"]
-        current = await self.get_prometheus_rule(meta["namespace"], meta["name"])
+        if current is ...:
+            current = await self.get_prometheus_rule(meta["namespace"], meta["name"])
         if current is None:
             await self.custom.create_namespaced_custom_object(*MONITORING[:2], meta["namespace"], MONITORING[2], desired)
             return "created"

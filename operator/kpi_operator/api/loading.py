@@ -100,7 +100,7 @@ def parse_object(body: Any) -> tuple[Optional[Union[SLO, KPI]], list[Problem]]:
     problems = []
     if api_version != API_VERSION:
         problems.append(Problem("apiVersion", f"expected {API_VERSION}, got {api_version!r}"))
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         problems.append(Problem("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}"))
     if problems:
         return None, problems

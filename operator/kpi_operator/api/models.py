@@ -25,6 +25,7 @@ from .durations import DurationError, normalize_duration, parse_duration_ms
 from .promql import (
     LABEL_NAME_RE,
     METRIC_NAME_RE,
+    check_bare_metric_name,
     check_promql,
     check_selector,
     has_window_var,
@@ -39,7 +40,11 @@ DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0
 
 
 class _Model(BaseModel):
-    """Base for every spec model: camelCase on the wire, unknown fields refused."""
+    """Base for every spec model: camelCase on the wire, unknown fields refused, numbers finite.
+
+    YAML's ``.nan`` and ``.inf`` are floats, but no target, threshold or objective can be written into PromQL (or
+    into a CRD's JSON) as one.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -48,6 +53,7 @@ class _Model(BaseModel):
         frozen=False,
         str_strip_whitespace=False,
         strict=True,  # as the API server: "99.9" (a string) is not a number, "no" is not a boolean
+        allow_inf_nan=False,
     )
 
 
@@ -164,6 +170,9 @@ class RatioIndicator(_Model):
         name = value.split("{", 1)[0].strip()
         if not METRIC_NAME_RE.match(name):
             raise ValueError(f"must start with a metric name, got {value!r}")
+        message = check_bare_metric_name(name)
+        if message:
+            raise ValueError(message)
         if "{" in value:
             message = check_selector(value[value.index("{"):])
             if message:
@@ -215,6 +224,14 @@ class LatencyIndicator(_Model):
             if value.endswith(suffix):
                 raise ValueError(f"give the histogram's base name without {suffix}")
         return value
+
+    @model_validator(mode="after")
+    def _native_name(self) -> "LatencyIndicator":
+        # A classic histogram's name always carries a suffix (_count, _bucket); a native one stands bare.
+        message = check_bare_metric_name(self.histogram) if self.native else None
+        if message:
+            raise ValueError(f"histogram: {message}")
+        return self
 
 
 class Indicator(_Model):

@@ -37,6 +37,20 @@ def check_promql(query: str) -> str | None:
     return None
 
 
+def check_bare_metric_name(name: str) -> str | None:
+    """The message when ``name`` (already a valid metric name) cannot stand bare in a query.
+
+    PromQL reads some words as keywords in any case (``on``, ``ignoring``, ``group_left``, ``bool``, ``atan2``,
+    ``inf``, ``nan``): ``rate(on{}[5m])`` does not parse, so a counter with such a name would pass validation and
+    give rules that Prometheus refuses.
+    """
+    try:
+        promql_parser.parse(f"rate({name}{{}}[5m])")
+    except Exception:
+        return f"{name!r} is a PromQL keyword and cannot be used as a bare metric name"
+    return None
+
+
 def check_selector(selector: str) -> str | None:
     """The message when ``selector`` is not a label matcher list like ``{job="api",code!~"5.."}``."""
     text = selector.strip()

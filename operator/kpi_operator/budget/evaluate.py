@@ -246,7 +246,32 @@ def unknown(reason: str) -> dict[str, Any]:
 EVALUATION_FIELDS = ("sli", "errorBudget", "burnRates", "exhaustionEstimate", "alerts", "state", "value", "target")
 
 
+# How far a number may move before the status is rewritten: live ratios jitter from scrape to scrape, and a
+# rewrite per object per cycle is an API call and a watch event for every watcher. The heartbeat of the loop
+# still refreshes every status every few cycles.
+TOLERANCE: dict[str, tuple[float, float]] = {  # field: (relative, absolute)
+    "sli": (0.0, 0.001),  # percentage points
+    "errorBudget": (0.0, 0.001),
+    "burnRates": (0.05, 0.01),
+    "value": (0.01, 1e-9),
+}
+
+
+def _close(a: Any, b: Any, relative: float, absolute: float) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], relative, absolute) for k in a)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return abs(a - b) <= max(absolute, relative * max(abs(a), abs(b)))
+    return a == b
+
+
 def changed(current_status: Optional[dict[str, Any]], evaluation: dict[str, Any]) -> bool:
-    """Whether writing ``evaluation`` would change the status (so unchanged objects are not patched)."""
+    """Whether writing ``evaluation`` would change what the status says (beyond jitter, see ``TOLERANCE``)."""
     current = current_status or {}
-    return any(current.get(name) != evaluation.get(name) for name in EVALUATION_FIELDS if name in evaluation)
+    for name in EVALUATION_FIELDS:
+        if name not in evaluation:
+            continue
+        relative, absolute = TOLERANCE.get(name, (0.0, 0.0))
+        if not _close(current.get(name), evaluation.get(name), relative, absolute):
+            return True
+    return False

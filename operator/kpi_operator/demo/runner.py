@@ -108,7 +108,7 @@ class Demo:
         from ..devtools.kube_emulator import KubeEmulator, load_crds
 
         self.n.step("Start the emulated Kubernetes API and install the KPI and SLO CRDs")
-        self.emu = KubeEmulator(crds=load_crds(_crds_dir()))
+        self.emu = KubeEmulator(crds=load_crds(_crds_dir()), request_log_limit=100)
         await self.emu.__aenter__()
         self.kubeconfig = self.emu.write_kubeconfig(self.tmp / "kubeconfig")
         self.n.good(f"API server on {self.emu.server_url}; kubeconfig at {self.kubeconfig}")

@@ -633,6 +633,10 @@ class KubeEmulator(kmock.KubernetesEmulator):
     auto_namespaces: bool = True  # create a namespace on first use instead of answering 404
     initial_namespaces: Sequence[str] = DEFAULT_NAMESPACES
     history_limit: int = 100_000  # changes kept for watches; older resourceVersions get 410 Gone
+    # kmock keeps every request it served and walks that whole log for each new one (O(n^2) over a run); a
+    # long-lived emulator (a process of its own, the demo) keeps only the newest ones. None keeps all, for tests
+    # that inspect the requests.
+    request_log_limit: int | None = None
 
     _rv: int = attrs.field(default=0, init=False)
     _log: builtins.list[_Change] = attrs.field(factory=builtins.list, init=False)
@@ -1359,6 +1363,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
         try:
             if self.limit is not None and len(self._requests) >= self.limit:
                 raise apps.KMockError('Too many requests have been served so far.')
+            if self.request_log_limit is not None and len(self._requests) > self.request_log_limit:
+                del self._requests[:-self.request_log_limit]
             request = await self._parse_request(raw_request, id=len(self._requests))
             self._requests.append(request)
             try:
@@ -1622,7 +1628,7 @@ async def _serve_forever(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with KubeEmulator(crds=crds, listen_host=args.host, listen_port=args.port) as emu:
+    async with KubeEmulator(crds=crds, listen_host=args.host, listen_port=args.port, request_log_limit=100) as emu:
         if args.kubeconfig_out:
             emu.write_kubeconfig(args.kubeconfig_out)
         print(f'READY {emu.server_url}', flush=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..api.models import KPI
 from ..api.promql import format_float, render_window
-from .naming import camel_case, group_name, selector
+from .naming import camel_case, group_name, selector, template_literal, template_literals
 
 VALUE = "kpi:value"
 INFO = "kpi_operator_kpi_info"
@@ -67,10 +67,10 @@ def kpi_groups(kpi: KPI, definition_version: int = 1) -> list[dict[str, Any]]:
         }
         if spec.for_ and spec.for_ not in ("0", "0s"):
             rule["for"] = spec.for_
-        rule["labels"] = {**spec.labels, "severity": severity}
+        rule["labels"] = {**template_literals(spec.labels), "severity": severity}
         rule["annotations"] = {
             "summary": f"KPI {kpi.metadata.name} is {severity}: value {{{{ $value }}}} {breach} {format_float(bound)} (target {spec.target.op} {format_float(spec.target.value)}).",
-            "description": spec.description or f"KPI {kpi.metadata.namespace}/{kpi.metadata.name} owned by {spec.owner}.",
+            "description": template_literal(spec.description or f"KPI {kpi.metadata.namespace}/{kpi.metadata.name} owned by {spec.owner}."),
             **spec.annotations,
         }
         alerts.append(rule)

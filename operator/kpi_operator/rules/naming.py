@@ -18,6 +18,21 @@ def selector(labels: dict[str, str], separator: str = ", ") -> str:
     return "{" + separator.join(f"{key}={escape_label_value(value)}" for key, value in labels.items()) + "}"
 
 
+def template_literal(text: str) -> str:
+    """``text`` as Go-template text that renders as itself.
+
+    Prometheus expands an alert's labels and annotations as Go templates. Spec fields that are data, not templates
+    (``spec.labels``, ``service``, ``owner``, ``description``), may contain ``{{``, which would otherwise open an
+    action: ``a{{b`` fails to load, and its whole rule group with it. Each ``{{`` becomes an action printing it.
+    """
+    return text.replace("{{", '{{ "{{" }}')
+
+
+def template_literals(labels: dict[str, str]) -> dict[str, str]:
+    """Every value of ``labels`` as :func:`template_literal`."""
+    return {key: template_literal(value) for key, value in labels.items()}
+
+
 def group_name(*parts: str) -> str:
     """A rule group name from parts; group names are free text but kept to a safe alphabet for file names."""
     return "-".join(re.sub(r"[^a-zA-Z0-9_.:-]", "_", part) for part in parts)

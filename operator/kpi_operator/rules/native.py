@@ -21,7 +21,7 @@ from ..api.durations import parse_duration_ms
 from ..api.models import SLO
 from ..api.promql import format_float
 from . import sli
-from .naming import camel_case, group_name, selector
+from .naming import camel_case, group_name, selector, template_literal, template_literals
 from .windows import WindowPair, period_window, recorded_windows, window_pairs
 
 ERROR_EVENTS = "slo:error_events:rate{window}"
@@ -157,14 +157,14 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
         if settings.for_:
             rule["for"] = settings.for_
         rule["labels"] = {
-            **slo.spec.labels,
+            **template_literals(slo.spec.labels),
             "severity": _TIER_SEVERITY[tier],
             **alerting.labels,
             **settings.labels,
             "slo_tier": tier,
         }
         rule["annotations"] = {
-            "summary": f"{slo.spec.service} SLO {slo.metadata.name} is burning its error budget too fast ({tier}).",
+            "summary": f"{template_literal(slo.spec.service)} SLO {slo.metadata.name} is burning its error budget too fast ({tier}).",
             "description": (
                 f"{{{{$labels.slo_namespace}}}}/{{{{$labels.slo_name}}}}: the error ratio is above "
                 f"the {tier} burn-rate threshold for objective {format_float(slo.spec.objective)}% over {period_window(slo)}."
@@ -182,9 +182,15 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
                 "alert": f"{alert_name(slo)}NoData",
                 "expr": f"absent({record.format(window=base)}{ident})",
                 "for": no_data.for_,
-                "labels": {**slo.spec.labels, "severity": "warning", **alerting.labels, **no_data.labels, **identity_labels(slo)},
+                "labels": {
+                    **template_literals(slo.spec.labels),
+                    "severity": "warning",
+                    **alerting.labels,
+                    **no_data.labels,
+                    **template_literals(identity_labels(slo)),
+                },
                 "annotations": {
-                    "summary": f"{slo.spec.service} SLO {slo.metadata.name} has no SLI data.",
+                    "summary": f"{template_literal(slo.spec.service)} SLO {slo.metadata.name} has no SLI data.",
                     "description": "The SLI's series are absent: the exporter, the scrape or the query may be broken.",
                     **alerting.annotations,
                     **no_data.annotations,

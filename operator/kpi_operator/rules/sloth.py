@@ -15,7 +15,7 @@ from ..api.durations import parse_duration_ms
 from ..api.models import SLO
 from ..api.promql import format_float
 from . import sli
-from .naming import camel_case, selector
+from .naming import camel_case, selector, template_literals
 from .windows import WindowPair, period_window, recorded_windows, window_pairs
 
 SLI_RECORD = "slo:sli_error:ratio_rate{window}"
@@ -59,9 +59,12 @@ def _sli_expr(slo: SLO, window: str) -> str:
 def sli_rules(slo: SLO) -> list[dict[str, Any]]:
     ident = selector(identity_labels(slo))
     period = period_window(slo)
+    # A long window equal to the period is written once, in the period's form below (twice would be two rules
+    # recording one series).
     rules = [
         {"record": SLI_RECORD.format(window=window), "expr": _sli_expr(slo, window), "labels": _labels(slo, sloth_window=window)}
         for window in recorded_windows(slo)
+        if window != period
     ]
     base = SLI_RECORD.format(window=recorded_windows(slo)[0])
     rules.append(
@@ -153,7 +156,9 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
                 "alert": f"{name}NoData",
                 "expr": f"absent({SLI_RECORD.format(window=recorded_windows(slo)[0])}{ident})",
                 "for": no_data.for_,
-                "labels": dict(sorted({**alerting.labels, **no_data.labels, "sloth_severity": "ticket", **identity_labels(slo)}.items())),
+                "labels": dict(
+                    sorted({**alerting.labels, **no_data.labels, "sloth_severity": "ticket", **template_literals(identity_labels(slo))}.items())
+                ),
                 "annotations": {
                     "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO has no SLI data.",
                     **alerting.annotations,
