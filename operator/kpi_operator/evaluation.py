@@ -139,10 +139,16 @@ async def mark_unknown(runtime: "Runtime", reason: str) -> None:
         if entry.status.get("state") == "Unknown" and ready is not None and ready.get("reason") == "PrometheusUnavailable":
             continue
         message = f"{reason}. Values shown are from the last successful evaluation; retrying with backoff."
-        patch = {
+        patch: dict[str, Any] = {
             "state": "Unknown",
             "conditions": cond.stalled(entry.status.get("conditions") or [], "PrometheusUnavailable", message, now, entry.status.get("observedGeneration")),
         }
+        if entry.obj.spec.gate is not None:
+            # The gate's verdict is `error`: it neither acts nor counts (see gate.state.step).
+            patch["gate"] = {
+                **(entry.status.get("gate") or {}),
+                "verdict": {"verdict": "error", "reason": f"{reason}; the gate holds and never acts on an error.", "value": None, "threshold": None, "query": ""},
+            }
         await _patch_status(runtime, entry, patch)
         await runtime.kube.post_event(entry.reference, "Warning", "PrometheusUnavailable", message)  # type: ignore[union-attr]
 

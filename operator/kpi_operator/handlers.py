@@ -75,7 +75,6 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         settings.peering.name = config.peering_name
         settings.posting.level = logging.INFO
         settings.networking.error_backoffs = [1, 2, 5, 10]
-        settings.persistence.finalizer = "kpi.dev/kpi-operator"
         if runtime.kube is None:
             runtime.kube = await KubeClient.connect(config.kubeconfig)
         if config.metrics_port >= 0:
@@ -101,13 +100,21 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         async def reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
             await _reconcile(runtime, dict(body), patch, logger)
 
-        @kopf.on.delete(GROUP, VERSION, plural, registry=registry, labels=labels)
-        async def delete(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
-            assert runtime.kube is not None
-            meta = body["metadata"]
-            runtime.store.remove((body["kind"], meta["namespace"], meta["name"]))
-            if await runtime.kube.delete_prometheus_rule(meta["namespace"], meta["name"]):
-                logger.info("deleted PrometheusRule %s/%s", meta["namespace"], meta["name"])
+        @kopf.on.event(GROUP, VERSION, plural, registry=registry, labels=labels)
+        async def deleted(event: kopf.RawEvent, logger: logging.Logger, **_: Any) -> None:
+            """Forget a deleted object and delete its PrometheusRule.
+
+            No finalizer is added: on a cluster the rule's ownerReference lets the garbage collector delete it even
+            while the operator is down, so blocking the object's deletion on the operator would buy nothing and
+            cost a write per object. The delete here covers rules that lost their owner reference.
+            """
+            if event.get("type") != "DELETED" or runtime.kube is None:
+                return
+            body = event["object"]
+            meta = body.get("metadata", {})
+            runtime.store.remove((body.get("kind", ""), meta.get("namespace", ""), meta.get("name", "")))
+            if await runtime.kube.delete_prometheus_rule(meta.get("namespace", ""), meta.get("name", "")):
+                logger.info("deleted PrometheusRule %s/%s", meta.get("namespace"), meta.get("name"))
 
     @kopf.on.event("monitoring.coreos.com", "v1", "prometheusrules", registry=registry, labels=MANAGED_LABELS)
     async def rule_changed(event: kopf.RawEvent, logger: logging.Logger, **_: Any) -> None:
@@ -132,8 +139,15 @@ async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, 
     plan = plan_reconcile(body, runtime.config.rule_schema, now)
     entry = Entry(kind=kind, namespace=meta["namespace"], name=meta["name"], uid=meta.get("uid"), obj=plan.obj, status=dict(body.get("status") or {}))
     previous = runtime.store.get(entry.key)
-    current_rule: Any = ...
+    created = False
     if plan.rule is not None:
+        try:
+            created = await runtime.kube.create_prometheus_rule(plan.rule)
+        except Exception as error:  # the API server refused or is unreachable: retry, and say why
+            runtime.telemetry.reconcile_errors.labels(kind).inc()
+            raise kopf.TemporaryError(f"creating PrometheusRule failed: {error}", delay=5) from error
+    current_rule: Any = None
+    if plan.rule is not None and not created:
         current_rule = await runtime.kube.get_prometheus_rule(entry.namespace, entry.name)
         conflict = _name_conflict(current_rule, meta.get("uid"))
         if conflict:
@@ -143,7 +157,7 @@ async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, 
             plan.events.append(("Warning", "RuleNameTaken", message))
     if plan.rule is not None:
         try:
-            result = await runtime.kube.apply_prometheus_rule(plan.rule, current_rule)
+            result = "created" if created else await runtime.kube.apply_prometheus_rule(plan.rule, current_rule)
         except Exception as error:  # the API server refused or is unreachable: retry, and say why
             runtime.telemetry.reconcile_errors.labels(kind).inc()
             raise kopf.TemporaryError(f"applying PrometheusRule failed: {error}", delay=5) from error

@@ -182,6 +182,8 @@ async def test_no_data_is_inconclusive_and_prometheus_down_is_an_error_and_neith
             await env.wait(lambda: (gate_status(env, "nodata-canary").get("verdict") or {}).get("verdict") == "inconclusive", timeout=60)
             await asyncio.to_thread(prom.halt)
             await env.wait(lambda: env.status("slos", "shop", "nodata-canary").get("state") == "Unknown", timeout=30)
+            await env.wait(lambda: gate_status(env, "nodata-canary")["verdict"]["verdict"] == "error", timeout=30)
+            assert "never acts" in gate_status(env, "nodata-canary")["verdict"]["reason"]
             assert deployment(env)["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
             assert gate_status(env, "nodata-canary").get("lastAction") is None
     finally:

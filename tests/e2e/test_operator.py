@@ -107,6 +107,11 @@ async def test_an_slo_becomes_rules_in_prometheus_and_its_status_matches_the_inj
         assert status["errorBudget"]["remaining"] == pytest.approx(1 - (1 - status["sli"] / 100) / 0.001, abs=1.0)
         assert -12 <= status["errorBudget"]["remaining"] <= -7
         assert status["lastEvaluated"].endswith("Z")
+        # Status writes never re-trigger the spec handlers: five more cycles, still the one reconcile of the create.
+        cycles = env.runtime.telemetry.cycles._value.get()
+        await env.wait(lambda: env.runtime.telemetry.cycles._value.get() >= cycles + 5, message="five more cycles")
+        assert env.runtime.telemetry.reconciles.labels("SLO", "created")._value.get() == 1
+        assert sum(env.runtime.telemetry.reconciles.labels("SLO", r)._value.get() for r in ("updated", "unchanged", "invalid")) == 0
 
 
 async def test_a_kpi_status_value_matches_the_exporters_known_values(metrics: Any, tmp_path: Path) -> None:

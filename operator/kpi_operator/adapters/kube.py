@@ -107,6 +107,20 @@ class KubeClient:
         )
         return "updated"
 
+    async def create_prometheus_rule(self, desired: dict[str, Any]) -> bool:
+        """Create the rule; False when one of that name exists already (409), which the caller then reads.
+
+        Creating first costs one request for a new object, the common case, instead of a read and a create.
+        """
+        meta = desired["metadata"]
+        try:
+            await self.custom.create_namespaced_custom_object(*MONITORING[:2], meta["namespace"], MONITORING[2], desired)
+            return True
+        except ApiException as error:
+            if error.status == 409:
+                return False
+            raise
+
     async def delete_prometheus_rule(self, namespace: str, name: str) -> bool:
         try:
             await self.custom.delete_namespaced_custom_object(*MONITORING[:2], namespace, MONITORING[2], name)
