@@ -15,6 +15,9 @@ from pydantic import ValidationError
 
 from .models import API_VERSION, KPI, SLO
 
+# libyaml's parser when PyYAML was built with it (the wheels are): several times faster on large files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 KINDS: dict[str, type[Union[SLO, KPI]]] = {"SLO": SLO, "KPI": KPI}
 
 
@@ -113,7 +116,7 @@ def parse_object(body: Any) -> tuple[Optional[Union[SLO, KPI]], list[Problem]]:
 def load_text(text: str, source: str) -> list[Document]:
     """Every document of a YAML stream, each validated; a YAML syntax error is one problem for the whole file."""
     try:
-        bodies = [body for body in yaml.safe_load_all(text)]
+        bodies = list(yaml.load_all(text, Loader=_LOADER))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

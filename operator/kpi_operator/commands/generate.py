@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ..inputs import add_filename_argument, load_documents
-from ..render import dump_yaml, dump_yaml_documents
+from ..render import dump_yaml, write_yaml_documents
 from ..rules import RULE_SCHEMAS, build_prometheus_rule, build_rule_file, generate_groups
 from .validate import check
 
@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
         groups = [group for obj in objects for group in generate_groups(obj, args.rule_schema, definition_version(obj))]
         sys.stdout.write(dump_yaml(build_rule_file(groups)))
     else:
-        rules = [build_prometheus_rule(obj, generate_groups(obj, args.rule_schema, definition_version(obj))) for obj in objects]
-        sys.stdout.write(dump_yaml_documents(rules))
+        rules = (build_prometheus_rule(obj, generate_groups(obj, args.rule_schema, definition_version(obj))) for obj in objects)
+        write_yaml_documents(rules, sys.stdout)
     return 0
