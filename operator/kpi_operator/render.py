@@ -19,7 +19,7 @@ _PLAIN = re.compile(r"^[A-Za-z_/](?:[A-Za-z0-9_./:@-]*[A-Za-z0-9_./@-])?$")
 _RESERVED = {
     "y", "yes", "n", "no", "true", "false", "on", "off", "null", "~",
 }
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0085\u2028\u2029\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 # Characters JSON leaves raw that YAML reads as line breaks or refuses as non-printable: escaped as \uXXXX.
 _UNSAFE_IN_QUOTES = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 scalars = st.one_of(
     st.text(),
     st.text(alphabet="ab :-#{}[]|>&*!%@`'\"\\\n\t/.", max_size=20),
+    st.text(alphabet=st.characters(min_codepoint=0x70, max_codepoint=0xa0), max_size=6).map(lambda t: t + "\nx"),
     st.sampled_from(["yes", "No", "on", "OFF", "null", "~", "true", "1h", "1e-05", "0x1f", "1:30", "-", "a: b", "a:", "  lead", "trail  \nx", "\n", "a\n\n"]),
     st.integers(),
     st.floats(allow_nan=False),
