@@ -45,15 +45,6 @@ class Runtime:
         )
         self.kube: Optional[KubeClient] = None
         self.loop_task: Optional[asyncio.Task[None]] = None
-        self.ready = asyncio.Event() if _has_loop() else None
-
-
-def _has_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-        return True
-    except RuntimeError:
-        return False
 
 
 def now_iso() -> str:

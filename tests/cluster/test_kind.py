@@ -254,7 +254,7 @@ def owned_rule(kubectl: Kubectl, namespace: str, name: str, operator: Optional[O
 def test_an_slo_gets_an_owned_prometheus_rule_and_a_status(kubectl: Kubectl, namespace: str, operator: Operator) -> None:
     kubectl.apply(slo("availability", namespace))
     rule = owned_rule(kubectl, namespace, "availability", operator)
-    assert any(g["name"].startswith("kpi-operator-slo-alerts-") for g in rule["spec"]["groups"])
+    assert any(g["name"].startswith("kpi-operator-slo-alerts:") for g in rule["spec"]["groups"])
 
     def status() -> Optional[dict[str, Any]]:
         operator.check()

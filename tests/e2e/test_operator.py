@@ -81,9 +81,9 @@ async def test_an_slo_becomes_rules_in_prometheus_and_its_status_matches_the_inj
         created = env.emu.create(slo("avail-1"))
         rule = await env.wait(lambda: env.emu.get("prometheusrules", "shop", "avail-1"), message="the PrometheusRule")
         assert [g["name"] for g in rule["spec"]["groups"]] == [
-            "kpi-operator-slo-sli-shop-avail-1",
-            "kpi-operator-slo-meta-shop-avail-1",
-            "kpi-operator-slo-alerts-shop-avail-1",
+            "kpi-operator-slo-sli:shop:avail-1",
+            "kpi-operator-slo-meta:shop:avail-1",
+            "kpi-operator-slo-alerts:shop:avail-1",
         ]
         owner = rule["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == ("SLO", "avail-1", created["metadata"]["uid"], True)

@@ -89,3 +89,15 @@ def test_durations_are_spelled_as_prometheus_spells_them(text: str, canonical: s
     assert normalize_duration(text) == canonical
     assert parse_duration_seconds(text) == seconds
     assert period_window(slo(window=text)) == canonical
+
+
+def test_group_names_never_collide_across_namespaces() -> None:
+    """Namespace ``a-b`` / name ``c`` and namespace ``a`` / name ``b-c`` must not share a rule group."""
+    from kpi_operator.rules import generate_groups
+
+    first = slo()
+    first.metadata.namespace, first.metadata.name = "a-b", "c"
+    second = slo()
+    second.metadata.namespace, second.metadata.name = "a", "b-c"
+    names = [g["name"] for obj in (first, second) for g in generate_groups(obj)]
+    assert len(names) == len(set(names))

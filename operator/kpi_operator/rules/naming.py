@@ -33,6 +33,10 @@ def template_literals(labels: dict[str, str]) -> dict[str, str]:
     return {key: template_literal(value) for key, value in labels.items()}
 
 
-def group_name(*parts: str) -> str:
-    """A rule group name from parts; group names are free text but kept to a safe alphabet for file names."""
-    return "-".join(re.sub(r"[^a-zA-Z0-9_.:-]", "_", part) for part in parts)
+def group_name(prefix: str, *parts: str) -> str:
+    """``prefix:namespace:name``: a rule group name unique across a whole rule file.
+
+    ``:`` cannot occur in a namespace or object name (DNS labels), so namespace ``a-b`` with name ``c`` and
+    namespace ``a`` with name ``b-c`` get different groups, which a ``-`` join would merge.
+    """
+    return ":".join([prefix, *(re.sub(r"[^a-zA-Z0-9_.-]", "_", part) for part in parts)])
