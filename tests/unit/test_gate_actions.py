@@ -24,7 +24,7 @@ from kpi_operator.gate import (
 
 UID = "5d0f3c1e-8d5a-4c1b-9a52-0c8f2b7e6a11"
 OTHER_UID = "9b7e2a44-1f3d-4e0a-8c6b-3a5d7f9e1c22"
-IMAGES = {1: "ghcr.io/shop/checkout:1.3.0", 2: "ghcr.io/shop/checkout:1.4.2", 3: "ghcr.io/shop/checkout:1.5.0"}
+IMAGES = {1: "shop/checkout:1.3.0", 2: "shop/checkout:1.4.2", 3: "shop/checkout:1.5.0"}
 HASHES = {1: "6d4f9b7c8", 2: "7f8c5d9b6", 3: "5b9d7c6f4"}
 NOW = datetime(2026, 1, 1, 12, 0, 30, 250000, tzinfo=timezone.utc)
 
@@ -208,8 +208,8 @@ def test_rollback_patch() -> None:
     ]
     assert (plan.action, plan.target, plan.result_revision) == ("rollback", "checkout-canary", "4")
     assert plan.message == (
-        "Roll Deployment checkout-canary back from revision 3 (ghcr.io/shop/checkout:1.5.0) to revision 2 "
-        "(ghcr.io/shop/checkout:1.4.2)."
+        "Roll Deployment checkout-canary back from revision 3 (shop/checkout:1.5.0) to revision 2 "
+        "(shop/checkout:1.4.2)."
     )
 
 
@@ -330,7 +330,7 @@ def test_scale_to_zero_at_zero_keeps_the_remembered_count() -> None:
 
 
 PLANS = [
-    pytest.param("rollback", deployment(3), False, "Roll Deployment checkout-canary back from revision 3 (ghcr.io/shop/checkout:1.5.0) to revision 2 (ghcr.io/shop/checkout:1.4.2).",
+    pytest.param("rollback", deployment(3), False, "Roll Deployment checkout-canary back from revision 3 (shop/checkout:1.5.0) to revision 2 (shop/checkout:1.4.2).",
                  id="rollback plans a rollback"),
     pytest.param("pause", deployment(3), False, "Pause the rollout of Deployment checkout-canary at revision 3.",
                  id="pause plans a pause"),
@@ -375,7 +375,7 @@ def test_last_action() -> None:
         "threshold": 0.025,
         "query": 'kpi:value{kpi_namespace="shop",kpi_name="checkout-conversion"}',
         "reason": "KPI checkout-conversion has been below its critical threshold 0.025 for 5m (now 0.021), at least its for of 5m.",
-        "message": "Roll Deployment checkout-canary back from revision 3 (ghcr.io/shop/checkout:1.5.0) to revision 2 (ghcr.io/shop/checkout:1.4.2).",
+        "message": "Roll Deployment checkout-canary back from revision 3 (shop/checkout:1.5.0) to revision 2 (shop/checkout:1.4.2).",
         "noop": False,
         "time": "2026-01-01T12:00:30Z",
         "dryRun": False,
