@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from .adapters.prometheus import PrometheusSettings
 
 ENV_PREFIX = "KPI_OPERATOR_"
 
@@ -34,6 +37,19 @@ class OperatorConfig:
     peering_name: str = "kpi-operator"
     kubeconfig: Optional[str] = None
     verbose: bool = False
+
+    def prometheus_settings(self) -> "PrometheusSettings":
+        """The Prometheus client's settings, from the ``prometheus_*`` fields."""
+        from .adapters.prometheus import PrometheusSettings
+
+        return PrometheusSettings(
+            url=self.prometheus_url,
+            token_file=self.prometheus_token_file,
+            headers=self.prometheus_headers,
+            ca_file=self.prometheus_ca_file,
+            insecure=self.prometheus_insecure,
+            timeout=self.prometheus_timeout,
+        )
 
 
 def _env(name: str, default: Optional[str] = None) -> Optional[str]:

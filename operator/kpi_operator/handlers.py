@@ -15,10 +15,10 @@ from typing import Any, Optional
 import kopf
 
 from .adapters.kube import GROUP, VERSION, KubeClient
-from .adapters.prometheus import PrometheusReader, PrometheusSettings
+from .adapters.prometheus import PrometheusReader
 from .config import OperatorConfig, parse_selector
 from .evaluation import evaluation_loop
-from .reconcile import plan_reconcile
+from .reconcile import plan_reconcile, rule_taken_by
 from .reconcile import conditions as cond
 from .store import Entry, Store
 from .telemetry import Telemetry
@@ -33,16 +33,7 @@ class Runtime:
         self.config = config
         self.store = Store()
         self.telemetry = Telemetry(config.evaluation_interval)
-        self.reader = PrometheusReader(
-            PrometheusSettings(
-                url=config.prometheus_url,
-                token_file=config.prometheus_token_file,
-                headers=config.prometheus_headers,
-                ca_file=config.prometheus_ca_file,
-                insecure=config.prometheus_insecure,
-                timeout=config.prometheus_timeout,
-            )
-        )
+        self.reader = PrometheusReader(config.prometheus_settings())
         self.kube: Optional[KubeClient] = None
         self.loop_task: Optional[asyncio.Task[None]] = None
 
@@ -140,7 +131,7 @@ async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, 
     current_rule: Any = None
     if plan.rule is not None and not created:
         current_rule = await runtime.kube.get_prometheus_rule(entry.namespace, entry.name)
-        conflict = _name_conflict(current_rule, meta.get("uid"))
+        conflict = rule_taken_by(current_rule, meta.get("uid"))
         if conflict:
             message = f"PrometheusRule {entry.namespace}/{entry.name} already belongs to {conflict}; rename one of them."
             plan.status["conditions"] = cond.stalled(plan.status.get("conditions", []), "RuleNameTaken", message, now, meta.get("generation"))
@@ -169,12 +160,3 @@ async def _reconcile(runtime: Runtime, body: dict[str, Any], patch: kopf.Patch, 
     for event_type, reason, message in plan.events:
         kopf.event(body, type=event_type, reason=reason, message=message)
 
-
-def _name_conflict(current: Optional[dict[str, Any]], uid: Optional[str]) -> Optional[str]:
-    """The owner of an existing PrometheusRule of the same name that is not this object, if any."""
-    if current is None or uid is None:
-        return None
-    for owner in current.get("metadata", {}).get("ownerReferences") or []:
-        if owner.get("uid") != uid and owner.get("apiVersion", "").startswith(GROUP + "/"):
-            return f"{owner.get('kind')}/{owner.get('name')}"
-    return None

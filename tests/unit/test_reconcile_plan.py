@@ -87,3 +87,12 @@ def test_a_condition_keeps_its_transition_time_until_its_status_flips() -> None:
     flipped = set_condition(copy.deepcopy(same), "Ready", False, "C", "m", "t3")
     assert same[0]["lastTransitionTime"] == "t1" and same[0]["reason"] == "B"
     assert flipped[0]["lastTransitionTime"] == "t3"
+
+
+def test_a_rule_owned_by_another_kpi_or_slo_is_taken() -> None:
+    from kpi_operator.reconcile import rule_taken_by
+
+    rule = {"metadata": {"ownerReferences": [{"apiVersion": "kpi.dev/v1alpha1", "kind": "KPI", "name": "api", "uid": "u-2"}]}}
+    assert rule_taken_by(rule, "u-2") is None
+    assert rule_taken_by(rule, "u-1") == "KPI/api"
+    assert rule_taken_by(None, "u-1") is None

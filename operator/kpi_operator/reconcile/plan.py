@@ -91,3 +91,17 @@ def plan_reconcile(body: dict[str, Any], default_schema: str, now_iso: str) -> R
         "conditions": conditions,
     }
     return ReconcilePlan(obj=obj, rule=rule, status=new_status, events=events)
+
+
+def rule_taken_by(current: Optional[dict[str, Any]], uid: Optional[str]) -> Optional[str]:
+    """``Kind/name`` of another KPI/SLO that owns the existing PrometheusRule of this name, if any.
+
+    A KPI and an SLO with one name in one namespace would share a rule; the second is stalled instead of taking
+    the first one's rules over.
+    """
+    if current is None or uid is None:
+        return None
+    for owner in current.get("metadata", {}).get("ownerReferences") or []:
+        if owner.get("uid") != uid and str(owner.get("apiVersion", "")).startswith("kpi.dev/"):
+            return f"{owner.get('kind')}/{owner.get('name')}"
+    return None
