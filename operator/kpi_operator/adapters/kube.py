@@ -6,16 +6,28 @@ operator uses is listed in ``VERBS_USED`` so the RBAC in ``manifests/`` and the 
 
 from __future__ import annotations
 
-import datetime
+import functools
+import json
 import logging
-from typing import Any, Optional
+import time
+from typing import Any, Awaitable, Callable, Optional, TypeVar
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from ..api.models import GROUP, VERSION
+from ..api.timestamps import utc_timestamp
+from ..reconcile import rule_differs
+
 logger = logging.getLogger(__name__)
 
-GROUP, VERSION = "kpi.dev", "v1alpha1"
+T = TypeVar("T")
+
+# Answers that retrying the same request cannot change: the request itself is invalid. A 403 or 404 (RBAC, a
+# missing CRD) is the cluster's set-up, which can be fixed while the operator runs, so those are retried.
+_PERMANENT = frozenset({400, 413, 415, 422})
+
 PLURALS = {"SLO": "slos", "KPI": "kpis"}
 MONITORING = ("monitoring.coreos.com", "v1", "prometheusrules")
 
@@ -50,6 +62,49 @@ VERBS_USED: frozenset[tuple[str, str, str]] = frozenset(
 )
 
 
+class KubeError(Exception):
+    """A request the API server refused or could not answer, with the reason in its message.
+
+    ``permanent``: the server refused this request as it is (invalid, too large), so repeating it cannot
+    succeed; otherwise (unreachable, overloaded, forbidden, a conflict) a retry may.
+    """
+
+    def __init__(self, message: str, status: Optional[int] = None):
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def permanent(self) -> bool:
+        return self.status in _PERMANENT
+
+
+def _reason(error: ApiException) -> str:
+    """The API server's own message (a Status object's ``message``) rather than the whole HTTP dump."""
+
+    try:
+        body = json.loads(error.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return f"{error.status} {error.reason}: {message}" if message else f"{error.status} {error.reason}"
+
+
+def _raising_kube_error(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Turn the client's exceptions into ``KubeError`` so callers decide on ``permanent`` without knowing the
+    client library."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except ApiException as error:
+            raise KubeError(_reason(error), error.status) from error
+        except (aiohttp.ClientError, OSError) as error:
+            raise KubeError(f"API server unreachable: {error}") from error
+
+    return wrapper
+
+
 class KubeClient:
     """A thin async wrapper; one ``ApiClient`` for the operator's lifetime."""
 
@@ -74,6 +129,7 @@ class KubeClient:
 
     # --- PrometheusRules ---------------------------------------------------------------------------------------
 
+    @_raising_kube_error
     async def get_prometheus_rule(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
         try:
             return await self.custom.get_namespaced_custom_object(*MONITORING[:2], namespace, MONITORING[2], name)
@@ -82,6 +138,7 @@ class KubeClient:
                 return None
             raise
 
+    @_raising_kube_error
     async def apply_prometheus_rule(self, desired: dict[str, Any], current: Any = ...) -> str:
         """Create the rule, or put back its spec, labels and owner when they differ. Returns what was done:
         ``created``, ``updated`` or ``unchanged`` (so a re-run changes nothing). ``current``: the live rule when the
@@ -107,6 +164,7 @@ class KubeClient:
         )
         return "updated"
 
+    @_raising_kube_error
     async def create_prometheus_rule(self, desired: dict[str, Any]) -> bool:
         """Create the rule; False when one of that name exists already (409), which the caller then reads.
 
@@ -121,6 +179,7 @@ class KubeClient:
                 return False
             raise
 
+    @_raising_kube_error
     async def delete_prometheus_rule(self, namespace: str, name: str) -> bool:
         try:
             await self.custom.delete_namespaced_custom_object(*MONITORING[:2], namespace, MONITORING[2], name)
@@ -132,19 +191,12 @@ class KubeClient:
 
     # --- KPI / SLO status ----------------------------------------------------------------------------------------
 
+    @_raising_kube_error
     async def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         await self.custom.patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, PLURALS[kind], name, {"status": status},
             _content_type="application/merge-patch+json",
         )
-
-    async def get_object(self, kind: str, namespace: str, name: str) -> Optional[dict[str, Any]]:
-        try:
-            return await self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
 
     # --- Events --------------------------------------------------------------------------------------------------
 
@@ -154,7 +206,7 @@ class KubeClient:
         Failures are logged, not raised: an Event is a courtesy to the reader, never worth failing a cycle.
         """
         meta = involved.get("metadata", {})
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = utc_timestamp(time.time())
         body = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -170,8 +222,8 @@ class KubeClient:
             "reason": reason,
             "message": message[:1024],
             "source": {"component": "kpi-operator"},
-            "firstTimestamp": now.isoformat().replace("+00:00", "Z"),
-            "lastTimestamp": now.isoformat().replace("+00:00", "Z"),
+            "firstTimestamp": now,
+            "lastTimestamp": now,
             "count": 1,
             "reportingComponent": "kpi-operator",
         }
@@ -182,27 +234,19 @@ class KubeClient:
 
     # --- Deployments (the gate) --------------------------------------------------------------------------------
 
+    @_raising_kube_error
     async def list_deployments(self, namespace: str) -> list[dict[str, Any]]:
         result = await self.apps.list_namespaced_deployment(namespace, _preload_content=False)
         return (await result.json()).get("items", [])
 
+    @_raising_kube_error
     async def list_replicasets(self, namespace: str) -> list[dict[str, Any]]:
         result = await self.apps.list_namespaced_replica_set(namespace, _preload_content=False)
         return (await result.json()).get("items", [])
 
+    @_raising_kube_error
     async def json_patch_deployment(self, namespace: str, name: str, patch: list[dict[str, Any]]) -> dict[str, Any]:
         result = await self.apps.patch_namespaced_deployment(
             name, namespace, patch, _content_type="application/json-patch+json", _preload_content=False
         )
         return await result.json()
-
-
-def rule_differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
-    """Whether the live PrometheusRule differs from the desired one in what the operator owns."""
-    if current.get("spec") != desired.get("spec"):
-        return True
-    current_labels = current.get("metadata", {}).get("labels") or {}
-    if current_labels != (desired["metadata"].get("labels") or {}):
-        return True
-    owners = desired["metadata"].get("ownerReferences")
-    return bool(owners) and current.get("metadata", {}).get("ownerReferences") != owners

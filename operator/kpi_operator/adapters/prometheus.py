@@ -17,7 +17,7 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 
-from ..budget.evaluate import Sample
+from ..evaluation.collect import Sample
 
 
 def _datetime(ts: float) -> "datetime.datetime":
@@ -30,6 +30,8 @@ class PrometheusUnavailable(Exception):
 
 @dataclass
 class PrometheusSettings:
+    """Where and how to reach the query API; ``runtime.config`` fills it from its ``prometheus_*`` settings."""
+
     url: str = "http://127.0.0.1:9090"
     token_file: Optional[str] = None
     headers: dict[str, str] = field(default_factory=dict)

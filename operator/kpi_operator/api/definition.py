@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from .durations import normalize_duration
 from .models import KPI, SLO
+from .status import Definition
 
 
 def definition_fields(obj: Union[SLO, KPI]) -> dict[str, Any]:
@@ -41,15 +42,15 @@ def definition_hash(obj: Union[SLO, KPI]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def next_definition(previous: Any, obj: Union[SLO, KPI], now_iso: str) -> tuple[dict[str, Any], bool]:
+def next_definition(previous: Optional[Definition], obj: Union[SLO, KPI], now_iso: str) -> tuple[Definition, bool]:
     """The ``status.definition`` to write, and whether the version was bumped.
 
     ``previous`` is the current ``status.definition`` (or None for a new object): the version starts at 1 and
     goes up by one each time the hash changes.
     """
     new_hash = definition_hash(obj)
-    if not isinstance(previous, dict) or not isinstance(previous.get("version"), int):
-        return {"version": 1, "hash": new_hash, "changedAt": now_iso}, False
-    if previous.get("hash") == new_hash:
-        return dict(previous), False
-    return {"version": previous["version"] + 1, "hash": new_hash, "changedAt": now_iso}, True
+    if previous is None:
+        return Definition(version=1, hash=new_hash, changed_at=now_iso), False
+    if previous.hash == new_hash:
+        return previous.model_copy(), False
+    return Definition(version=previous.version + 1, hash=new_hash, changed_at=now_iso), True

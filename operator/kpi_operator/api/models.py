@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .durations import DurationError, normalize_duration, parse_duration_ms
+from .status import KPIStatus, SLOStatus
 from .promql import (
     LABEL_NAME_RE,
     METRIC_NAME_RE,
@@ -400,7 +401,7 @@ class SLO(_Model):
     kind: Literal["SLO"]
     metadata: ObjectMeta
     spec: SLOSpec
-    status: Optional[dict[str, Any]] = None
+    status: Optional[SLOStatus] = None
 
     @property
     def period(self) -> str:
@@ -473,7 +474,5 @@ class KPI(_Model):
     kind: Literal["KPI"]
     metadata: ObjectMeta
     spec: KPISpec
-    status: Optional[dict[str, Any]] = None
+    status: Optional[KPIStatus] = None
 
-
-Object = Union[SLO, KPI]

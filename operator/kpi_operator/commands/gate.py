@@ -15,7 +15,7 @@ from typing import Any, Optional, Union
 from ..adapters.prometheus import PrometheusReader, PrometheusSettings, PrometheusUnavailable
 from ..api.durations import DurationError, parse_duration_seconds
 from ..api.models import KPI, SLO
-from ..budget.direct import error_ratio_query, events_query, kpi_value_query, page_windows
+from ..evaluation.direct import error_ratio_query, events_query, kpi_value_query, page_windows
 from ..gate import KPIReading, Outcome, SLOReading, Verdict, kpi_verdict, slo_verdict
 from ..inputs import add_filename_argument, load_documents
 

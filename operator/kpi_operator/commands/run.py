@@ -1,4 +1,4 @@
-"""``kpi-operator run``: start the operator (kopf) with the handlers of ``handlers.py``."""
+"""``kpi-operator run``: start the operator (kopf) with the handlers of ``runtime.handlers``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from ..config import add_arguments, from_args
+from ..runtime.config import add_arguments, from_args
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,8 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import kopf
 
-    from ..config import parse_selector
-    from ..handlers import Runtime, register
+    from ..runtime.config import parse_selector
+    from ..runtime.handlers import operator_memo, register
+    from ..runtime.state import Runtime
 
     try:
         config = from_args(args)
@@ -47,9 +48,10 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         registry = kopf.OperatorRegistry()
         runtime = Runtime(config)
-        register(registry, runtime)
+        register(registry, config)
         await kopf.operator(
             registry=registry,
+            memo=operator_memo(runtime),
             clusterwide=not config.namespaces,
             namespaces=config.namespaces,
             standalone=not config.peering,

@@ -37,7 +37,7 @@ from .revisions import (
     without_pod_template_hash,
 )
 from .selector import matches_selector
-from .state import Decision, GateState, Phase, record_action, step, utc_timestamp
+from .state import Decision, GateState, Phase, record_action, step
 from .verdict import KPIReading, Outcome, SLOReading, Verdict, error_budget, kpi_gate_bound, kpi_verdict, slo_verdict
 
 __all__ = [
@@ -70,6 +70,5 @@ __all__ = [
     "scale_to_zero_patch",
     "slo_verdict",
     "step",
-    "utc_timestamp",
     "without_pod_template_hash",
 ]

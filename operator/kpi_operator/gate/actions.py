@@ -27,7 +27,7 @@ from .revisions import (
     replicaset_revisions,
     without_pod_template_hash,
 )
-from .state import utc_timestamp
+from ..api.timestamps import utc_timestamp
 from .verdict import Outcome
 
 ACTED_REVISION_ANNOTATION = "kpi.dev/gate-acted-revision"

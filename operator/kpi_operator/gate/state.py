@@ -21,11 +21,12 @@ makes remembering only the last acted revision enough.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Any, Mapping, Optional, Union
 
 from ..api.models import Gate
+from ..api.timestamps import utc_timestamp
 from .verdict import Outcome, Verdict
 
 
@@ -45,13 +46,6 @@ class Decision(str, Enum):
     NONE = "none"
     ACT = "act"
     WOULD_ACT = "would-act"
-
-
-def utc_timestamp(now: datetime) -> str:
-    """``now`` as Kubernetes writes times: RFC 3339 in UTC, to the second. A naive ``now`` is taken as UTC."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _optional_str(value: Any) -> Optional[str]:

@@ -21,24 +21,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Literal, Mapping, Optional, Sequence, Tuple
 
 from ..api.durations import DurationError, format_duration_ms, normalize_duration, parse_duration_ms
 from ..api.models import KPI, SLO, Gate
+from ..api.status import GateVerdict
 from ..api.promql import format_float
-from ..rules.kpi import BREACH_OP, breach_levels
+from ..api.comparison import BREACH_OP, breached
+from ..rules.kpi import breach_levels
 from ..rules.windows import WindowPair, window_pairs
 
 NoData = Literal["hold", "fail"]
 Sample = Tuple[float, Optional[float]]
 """``(unix timestamp in seconds, value)``; a value of ``None`` or NaN is a gap."""
 
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "<": lambda value, bound: value < bound,
-    "<=": lambda value, bound: value <= bound,
-    ">": lambda value, bound: value > bound,
-    ">=": lambda value, bound: value >= bound,
-}
 _WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 
 
@@ -65,15 +61,9 @@ class Outcome:
     threshold: Optional[float] = None
     query: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The outcome as ``status`` shows it."""
-        return {
-            "verdict": self.verdict.value,
-            "reason": self.reason,
-            "value": self.value,
-            "threshold": self.threshold,
-            "query": self.query,
-        }
+    def to_status(self) -> GateVerdict:
+        """The outcome as ``status.gate.verdict`` shows it."""
+        return GateVerdict(verdict=self.verdict.value, reason=self.reason, value=self.value, threshold=self.threshold, query=self.query)
 
 
 @dataclass(frozen=True)
@@ -173,7 +163,6 @@ def kpi_verdict(kpi: KPI, reading: KPIReading, no_data: Optional[NoData] = None)
         return _error(name, reading.query_error, query, bound)
 
     op = BREACH_OP[spec.target.op]
-    breached = _COMPARE[op]
     needed = parse_duration_ms(spec.for_) / 1000.0
     samples = sorted(reading.samples, key=lambda sample: sample[0])
     if not samples or _missing(samples[-1][1]):
@@ -192,7 +181,7 @@ def kpi_verdict(kpi: KPI, reading: KPIReading, no_data: Optional[NoData] = None)
     where = f"{_WORDS[op]} its {label} {format_float(bound)}"
     run_start: Optional[float] = None
     for time, value in reversed(samples):
-        if value is None or math.isnan(value) or not breached(value, bound):
+        if value is None or math.isnan(value) or not breached(spec.target.op, value, bound):
             break
         run_start = time
     if run_start is None:

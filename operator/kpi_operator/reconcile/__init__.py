@@ -1,6 +1,15 @@
 """Pure reconcile planning: an object's body in; the PrometheusRule, status and Events to write out. No I/O."""
 
-from .conditions import set_condition
-from .plan import ReconcilePlan, plan_reconcile, rule_taken_by
+from .plan import ReconcilePlan, Serving, next_serving, plan_reconcile, resolve_rule_conflict, rule_taken_by, rule_write_failed
+from .rule_diff import rule_differs
 
-__all__ = ["ReconcilePlan", "plan_reconcile", "rule_taken_by", "set_condition"]
+__all__ = [
+    "ReconcilePlan",
+    "Serving",
+    "next_serving",
+    "plan_reconcile",
+    "resolve_rule_conflict",
+    "rule_differs",
+    "rule_taken_by",
+    "rule_write_failed",
+]

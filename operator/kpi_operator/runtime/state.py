@@ -1,15 +1,23 @@
-"""What the operator knows of each KPI and SLO between events: the validated model and the last status written.
+"""What the operator knows between events: its configuration and clients (``Runtime``, kopf's ``memo``) and, per
+KPI and SLO, the validated model and the last status written (``Store``).
 
-The reconcile handlers fill it; the one evaluation loop reads it, so a cycle needs no list call to the API
-server and never re-parses a spec.
+The reconcile handlers fill the store; the one evaluation loop reads it, so a cycle needs no list call to the
+API server and never re-parses a spec.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Union
 
-from .api.models import KPI, SLO
+from ..adapters.kube import KubeClient
+from ..adapters.prometheus import PrometheusReader
+from ..api.models import API_VERSION, KPI, SLO
+from ..api.status import AnyStatus, SLOStatus
+from ..evaluation import Tracked
+from .config import OperatorConfig
+from .telemetry import Telemetry
 
 Key = tuple[str, str, str]
 
@@ -21,9 +29,10 @@ class Entry:
     name: str
     uid: Optional[str]
     obj: Optional[Union[SLO, KPI]]
-    status: dict[str, Any] = field(default_factory=dict)
+    status: AnyStatus = field(default_factory=SLOStatus)
     desired_rule: Optional[dict[str, Any]] = None
     invalid: bool = False  # the current generation is invalid; obj is the last good one (or None)
+    written_at: float = 0.0  # when the evaluation loop last planned a status write (for the heartbeat)
     kpi_history: list[tuple[float, Optional[float]]] = field(default_factory=list)
 
     @property
@@ -32,12 +41,17 @@ class Entry:
 
     @property
     def reference(self) -> dict[str, Any]:
-        """A body-like dict that ``kopf.event`` accepts as the involved object."""
+        """A body-like dict that ``kopf.event`` and ``KubeClient.post_event`` accept as the involved object."""
         return {
-            "apiVersion": "kpi.dev/v1alpha1",
+            "apiVersion": API_VERSION,
             "kind": self.kind,
             "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
         }
+
+    def tracked(self) -> Tracked:
+        """The entry as the pure cycle planning sees it."""
+        gated = self.obj is not None and self.obj.spec.gate is not None
+        return Tracked(key=self.key, status=self.status, invalid=self.invalid, written_at=self.written_at, gated=gated)
 
 
 class Store:
@@ -69,3 +83,16 @@ class Store:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class Runtime:
+    """Operator-wide state, handed to every handler as kopf's ``memo``: the configuration, the store, the
+    clients, telemetry and the loop's task."""
+
+    def __init__(self, config: OperatorConfig):
+        self.config = config
+        self.store = Store()
+        self.telemetry = Telemetry(config.evaluation_interval)
+        self.reader = PrometheusReader(config.prometheus)
+        self.kube: Optional[KubeClient] = None
+        self.loop_task: Optional[asyncio.Task[None]] = None

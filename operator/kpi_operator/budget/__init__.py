@@ -1,1 +1,0 @@
-"""Pure evaluation: PromQL the operator reads, and samples -> KPI state, error budget, burn rates. No I/O."""

@@ -1,0 +1,113 @@
+"""Samples in, series per object out: map the cycle's answers back to the objects they belong to.
+
+Pure: the adapter hands in plain samples (labels, value, timestamp) and the current time; nothing here talks to
+Prometheus. Series are matched to objects by the identity labels the rules wrote: ``slo_namespace`` /
+``slo_name`` (native), ``sloth_service`` / ``sloth_slo`` (sloth schema, which has no namespace: an SLO in the
+sloth schema should have a service/name pair unique in the cluster), ``kpi_namespace`` / ``kpi_name``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Union
+
+from ..api.models import KPI, SLO
+from ..rules import kpi as kpi_rules
+from ..rules import native
+from .queries import SERIES_LABEL
+
+Key = tuple[str, str, str]  # (kind, namespace, name)
+
+_NATIVE_RATIO = re.compile(r"^slo:error_ratio:rate(.+)$")
+_NATIVE_TOTAL = re.compile(r"^slo:total_events:rate(.+)$")
+_SLOTH_RATIO = re.compile(r"^slo:sli_error:ratio_rate(.+)$")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series' latest value, as Prometheus' instant query returned it."""
+
+    labels: dict[str, str]
+    value: float
+    timestamp: Optional[float] = None
+
+
+@dataclass
+class ObjectSeries:
+    """The series of one object, by window."""
+
+    error_ratios: dict[str, list[float]] = field(default_factory=dict)
+    total_rates: dict[str, list[float]] = field(default_factory=dict)
+    budget_remaining: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    firing: set[str] = field(default_factory=set)
+
+
+def key_of(obj: Union[SLO, KPI]) -> Key:
+    return (obj.kind, obj.metadata.namespace, obj.metadata.name)
+
+
+def _series_key(labels: dict[str, str], sloth_index: dict[tuple[str, str], list[Key]]) -> list[Key]:
+    if "slo_namespace" in labels and "slo_name" in labels:
+        return [("SLO", labels["slo_namespace"], labels["slo_name"])]
+    if "kpi_namespace" in labels and "kpi_name" in labels:
+        return [("KPI", labels["kpi_namespace"], labels["kpi_name"])]
+    if "sloth_service" in labels and "sloth_slo" in labels:
+        return sloth_index.get((labels["sloth_service"], labels["sloth_slo"]), [])
+    return []
+
+
+def collect(
+    objects: Iterable[Union[SLO, KPI]],
+    values: Iterable[Sample],
+    timestamps: Iterable[Sample],
+    alerts: Iterable[Sample],
+    now: float,
+    freshness_seconds: float,
+) -> dict[Key, ObjectSeries]:
+    """Group the cycle's samples by object; samples older than ``now - freshness_seconds`` are dropped."""
+    objects = list(objects)
+    sloth_index: dict[tuple[str, str], list[Key]] = {}
+    for obj in objects:
+        if isinstance(obj, SLO):
+            sloth_index.setdefault((obj.spec.service, obj.metadata.name), []).append(key_of(obj))
+    known = {key_of(obj) for obj in objects}
+    stale: set[tuple[tuple[str, str], ...]] = set()
+    for sample in timestamps:
+        if now - sample.value > freshness_seconds:
+            labels = dict(sample.labels)
+            labels["__name__"] = labels.pop(SERIES_LABEL, "")
+            stale.add(tuple(sorted(labels.items())))
+    result: dict[Key, ObjectSeries] = {key: ObjectSeries() for key in known}
+    for sample in values:
+        if tuple(sorted(sample.labels.items())) in stale:
+            continue
+        name = sample.labels.get("__name__", "")
+        for key in _series_key(sample.labels, sloth_index):
+            if key not in result:
+                continue
+            series = result[key]
+            ratio = _NATIVE_RATIO.match(name) or _SLOTH_RATIO.match(name)
+            total = _NATIVE_TOTAL.match(name)
+            if ratio:
+                series.error_ratios.setdefault(ratio.group(1), []).append(sample.value)
+            elif total:
+                series.total_rates.setdefault(total.group(1), []).append(sample.value)
+            elif name in (native.BUDGET_REMAINING, "slo:period_error_budget_remaining:ratio"):
+                series.budget_remaining.append(sample.value)
+            elif name == kpi_rules.VALUE:
+                series.values.append(sample.value)
+    for sample in alerts:
+        labels = sample.labels
+        tier = labels.get("slo_tier") or labels.get("sloth_severity")
+        if labels.get("alertname", "").endswith("NoData"):
+            tier = "noData"
+        elif tier is None and "kpi_name" in labels:
+            tier = labels.get("severity", "critical")
+        if tier is None:
+            continue
+        for key in _series_key(labels, sloth_index):
+            if key in result:
+                result[key].firing.add(tier)
+    return result

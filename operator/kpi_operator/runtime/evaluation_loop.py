@@ -1,0 +1,119 @@
+"""The one evaluation loop of the operator: read the recorded series of every object, run the gates, write the
+statuses the cycle's plan says changed.
+
+Each cycle sends the constant queries of ``evaluation.queries`` (three, whatever the number of objects); the
+mapping back to objects, the numbers, and which statuses to write are pure (``evaluation``). Prometheus
+unreachable: every object goes ``Unknown`` with the reason (``evaluation.plan_outage``), the loop backs off
+(doubling, at most ten intervals) and recovers by itself. The canary gates run on the same readings
+(``gate_loop``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Iterable
+
+from ..adapters.prometheus import PrometheusUnavailable
+from ..api.models import KPI
+from ..api.status import AnyStatus, GateStatus
+from ..evaluation import Key, collect, evaluate, kpi_history_after, plan_cycle, plan_outage
+from ..evaluation.queries import CYCLE_QUERIES
+from .gate_loop import run_gate
+from .state import Entry, Runtime
+
+logger = logging.getLogger("kpi_operator.evaluation")
+
+CONCURRENT_WRITES = 16  # status patches in flight at once: a cycle over 1,000 SLOs must not be 1,000 round trips
+
+
+async def _bounded(coroutines: Iterable[Awaitable[Any]], limit: int) -> None:
+    """Run the coroutines with at most ``limit`` in flight."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(coroutine: Awaitable[Any]) -> None:
+        async with semaphore:
+            await coroutine
+
+    await asyncio.gather(*(one(c) for c in coroutines))
+
+
+async def evaluation_loop(runtime: Runtime) -> None:
+    interval = runtime.config.evaluation_interval
+    failures = 0
+    while True:
+        delay = interval
+        started = time.monotonic()
+        try:
+            with runtime.telemetry.evaluation_seconds.time():
+                await evaluate_once(runtime)
+            failures = 0
+        except PrometheusUnavailable as error:
+            failures += 1
+            runtime.telemetry.query_errors.inc()
+            logger.warning("evaluation failed (%d in a row): %s", failures, error)
+            await mark_unknown(runtime, str(error))
+            delay = min(interval * (2 ** (failures - 1)), interval * 10, max(interval, 300.0))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never let one bad cycle kill the loop; the next cycle tries again
+            logger.exception("evaluation cycle failed")
+        runtime.telemetry.last_cycle = time.monotonic()
+        runtime.telemetry.cycles.inc()
+        await asyncio.sleep(max(0.0, delay - (time.monotonic() - started)) if failures == 0 else delay)
+
+
+async def evaluate_once(runtime: Runtime) -> None:
+    """One cycle: the queries, the evaluations, the gates, then the planned status writes."""
+    entries = [entry for entry in runtime.store if entry.obj is not None]
+    if not entries:
+        return
+    reader = runtime.reader
+    before = reader.queries
+    values, stamps, alerts = [await reader.aquery(query) for query in CYCLE_QUERIES]
+    runtime.telemetry.queries.inc(reader.queries - before)
+    now = time.time()
+    series = collect([e.obj for e in entries if e.obj is not None], values, stamps, alerts, now, runtime.config.freshness)
+    evaluations: dict[Key, AnyStatus] = {}
+    gates: dict[Key, GateStatus] = {}
+    for entry in entries:
+        obj = entry.obj
+        assert obj is not None
+        evaluations[entry.key] = evaluation = evaluate(obj, series[entry.key])
+        if isinstance(obj, KPI):
+            entry.kpi_history = kpi_history_after(entry.kpi_history, obj, now, getattr(evaluation, "value", None))
+        if obj.spec.gate is not None:
+            gate = await run_gate(runtime, entry, series[entry.key], now)
+            if gate is not None:
+                gates[entry.key] = gate
+    plan = plan_cycle([e.tracked() for e in entries], evaluations, gates, now, runtime.config.evaluation_interval)
+    by_key = {e.key: e for e in entries}
+    for key in plan.patches:
+        by_key[key].written_at = now
+    await _bounded((_patch_status(runtime, by_key[key], patch) for key, patch in plan.patches.items()), CONCURRENT_WRITES)
+    runtime.telemetry.objects.clear()
+    for (kind, state), count in plan.states.items():
+        runtime.telemetry.objects.labels(kind, state).set(count)
+
+
+async def mark_unknown(runtime: Runtime, reason: str) -> None:
+    """Prometheus did not answer: write what ``plan_outage`` says, with an Event per object."""
+    entries = {e.key: e for e in runtime.store if e.obj is not None}
+    for key, (patch, message) in plan_outage([e.tracked() for e in entries.values()], reason, time.time()).items():
+        entry = entries[key]
+        await _patch_status(runtime, entry, patch)
+        if runtime.kube is not None:
+            await runtime.kube.post_event(entry.reference, "Warning", "PrometheusUnavailable", message)
+
+
+async def _patch_status(runtime: Runtime, entry: Entry, patch: AnyStatus) -> None:
+    if runtime.kube is None:
+        return
+    try:
+        await runtime.kube.patch_status(entry.kind, entry.namespace, entry.name, patch.to_patch())
+    except Exception as error:  # one refused write must not stop the others; the next cycle writes again
+        logger.warning("status patch of %s/%s/%s failed: %s", entry.kind, entry.namespace, entry.name, error)
+        return
+    entry.status = entry.status.merged(patch)
+    runtime.telemetry.status_patches.labels(entry.kind).inc()

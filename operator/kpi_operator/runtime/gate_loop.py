@@ -1,0 +1,83 @@
+"""Runs the canary gate of one KPI or SLO on the evaluation cycle's readings: the I/O around ``gate.rounds``.
+
+It reads the Deployments (and, when one matches, the ReplicaSets) of the object's namespace, sends the patches
+the round plans, and reports each act with Events on both objects. Which Deployments, whether to act, and the
+``status.gate`` that results are decided in ``gate`` (pure).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any, Mapping, Optional
+
+from ..api.models import SLO
+from ..api.status import GateStatus
+from ..evaluation import ObjectSeries
+from ..gate import kpi_verdict, slo_verdict
+from ..gate.readings import kpi_reading, slo_reading
+from ..gate.rounds import Round, TargetStep, act_report, acted_on_failure, finish_round, matching_deployments, plan_round
+from ..gate.verdict import Outcome
+from ..rules import native
+from ..rules.windows import recorded_windows
+from .state import Entry, Runtime
+
+logger = logging.getLogger("kpi_operator.gate")
+
+
+def outcome_for(entry: Entry, series: ObjectSeries) -> Outcome:
+    """The verdict on the cycle's readings: the SLO's recorded error ratios, the KPI's values so far."""
+    obj = entry.obj
+    if isinstance(obj, SLO):
+        reading = slo_reading(series.error_ratios, series.total_rates, recorded_windows(obj), native.ERROR_RATIO.format(window="*"))
+        return slo_verdict(obj, reading)
+    assert obj is not None
+    return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query))
+
+
+async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: float) -> Optional[GateStatus]:
+    """One gate round for every Deployment the object's selector matches; returns the new ``status.gate``."""
+    obj = entry.obj
+    if obj is None or obj.spec.gate is None or runtime.kube is None:
+        return None
+    gate = obj.spec.gate
+    outcome = outcome_for(entry, series)
+    deployments = matching_deployments(await runtime.kube.list_deployments(entry.namespace), gate)
+    replicasets = await runtime.kube.list_replicasets(entry.namespace) if deployments else []
+    when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    round_ = plan_round(entry.status.gate, outcome, gate, deployments, replicasets, when)
+    if acted_on_failure(round_):
+        logger.error("gate acts on a %s verdict; this is a bug", outcome.verdict.value)
+    failed = set()
+    for target in round_.steps:
+        if target.plan is None:
+            continue
+        if not await _act(runtime, entry, round_, target):
+            failed.add(target.name)
+    return finish_round(round_, frozenset(failed))
+
+
+async def _act(runtime: Runtime, entry: Entry, round_: Round, target: TargetStep) -> bool:
+    """Send the patch (unless a dry run or a no-op) and report it; False when the API server refused it."""
+    assert runtime.kube is not None and target.plan is not None
+    action = round_.gate.action
+    if target.needs_patch:
+        try:
+            await runtime.kube.json_patch_deployment(entry.namespace, target.name, target.plan.patch)
+        except Exception as error:
+            # Most often the revision moved on between the read and the patch (the patch's test failed): the
+            # next cycle re-reads and judges the new revision.
+            logger.warning("gate %s on Deployment %s/%s failed: %s", action, entry.namespace, target.name, error)
+            await runtime.kube.post_event(entry.reference, "Warning", "GateActionFailed", f"{action} of Deployment {target.name} failed: {error}")
+            return False
+    report = act_report(round_, target, f"{entry.kind} {entry.namespace}/{entry.name}")
+    runtime.telemetry.gate_actions.labels(action, str(target.dry_run).lower()).inc()
+    await runtime.kube.post_event(entry.reference, "Warning", report.reason, report.message)
+    if report.on_deployment is not None:
+        await runtime.kube.post_event(_deployment_reference(target.deployment), "Warning", "GateActed", report.on_deployment)
+    logger.warning("%s %s/%s: %s", entry.kind, entry.namespace, entry.name, report.message)
+    return True
+
+
+def _deployment_reference(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": deployment["metadata"]}

@@ -1,0 +1,163 @@
+"""kopf handlers: read, plan (``reconcile``), write (``adapters.kube``), and always a status. No domain logic here.
+
+The handlers are module-level functions; ``register(registry, config)`` attaches them to a kopf registry with the
+configured label filter, so tests run them in-process against the emulated API and ``kpi-operator run`` runs
+them against a cluster. Operator-wide state reaches them as kopf's ``memo`` (``memo.runtime``, a ``Runtime``).
+
+Every outcome of a reconcile writes the status and a condition, as a person reading ``kubectl get`` needs: the
+rule applied (``Reconciling`` until the first evaluation, then ``Ready``), an invalid spec or a rule name taken
+(``Stalled``, no retry: the object must change), the API server refusing the rule (``Stalled/RuleRejected``,
+no retry) or failing (``Reconciling/RuleWritePending``, retried with backoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Optional
+
+import kopf
+
+from ..adapters.kube import KubeClient, KubeError
+from ..api.models import GROUP, VERSION
+from ..api.timestamps import utc_timestamp
+from ..reconcile import ReconcilePlan, Serving, next_serving, plan_reconcile, resolve_rule_conflict, rule_write_failed
+from ..rules.prometheus_rule import MANAGED_BY
+from .config import OperatorConfig, parse_selector
+from .evaluation_loop import evaluation_loop
+from .state import Entry, Runtime
+
+RETRY_DELAY = 5.0  # seconds before kopf retries a rule write that failed for a reason that may pass
+
+
+def operator_memo(runtime: Runtime) -> kopf.Memo:
+    """The ``memo`` to start kopf with: each object's handlers get a shallow copy, so they share the runtime."""
+    return kopf.Memo(runtime=runtime)
+
+
+def log_in(**kwargs: Any) -> Optional[kopf.ConnectionInfo]:
+    """In a pod, the service account; elsewhere the kubeconfig (kopf's own readers, no client library)."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+async def start_operator(settings: kopf.OperatorSettings, logger: logging.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """Connect the client, serve telemetry, start the one evaluation loop."""
+    runtime: Runtime = memo.runtime
+    config = runtime.config
+    settings.peering.standalone = not config.peering
+    settings.peering.name = config.peering_name
+    settings.posting.level = logging.INFO
+    settings.networking.error_backoffs = [1, 2, 5, 10]
+    if runtime.kube is None:
+        runtime.kube = await KubeClient.connect(config.kubeconfig)
+    if config.metrics_port >= 0:
+        await runtime.telemetry.start(config.metrics_host, config.metrics_port)
+        logger.info("serving /metrics and /healthz on %s:%s", config.metrics_host, runtime.telemetry.port)
+    runtime.loop_task = asyncio.create_task(evaluation_loop(runtime), name="kpi-operator-evaluation")
+
+
+async def stop_operator(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    if runtime.loop_task is not None:
+        runtime.loop_task.cancel()
+        await asyncio.gather(runtime.loop_task, return_exceptions=True)
+    await runtime.telemetry.stop()
+    if runtime.kube is not None:
+        await runtime.kube.close()
+        runtime.kube = None
+
+
+async def reconcile_object(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """A KPI or SLO created, changed or found at start-up: write its PrometheusRule and status."""
+    runtime: Runtime = memo.runtime
+    assert runtime.kube is not None
+    raw = dict(body)
+    meta = raw["metadata"]
+    kind = raw["kind"]
+    now = utc_timestamp(time.time())
+    plan = plan_reconcile(raw, runtime.config.rule_schema, now)
+    failure: Optional[KubeError] = None
+    result = "invalid"
+    if plan.rule is not None:
+        try:
+            plan, result = await _write_rule(runtime.kube, plan, raw, now)
+        except KubeError as error:
+            failure = error
+            plan = rule_write_failed(plan, raw, str(error), error.permanent, now)
+    previous = runtime.store.get((kind, meta["namespace"], meta["name"]))
+    same = previous if previous is not None and previous.uid == meta.get("uid") else None
+    serving = next_serving(plan, Serving(previous.obj, previous.desired_rule) if same is not None and previous is not None else None)
+    entry = Entry(kind=kind, namespace=meta["namespace"], name=meta["name"], uid=meta.get("uid"), obj=serving.obj, desired_rule=serving.rule, invalid=serving.invalid)
+    entry.status = type(plan.status).from_wire(raw.get("status")).merged(plan.status)
+    runtime.store.put(entry)
+    patch.status.update(plan.status.to_patch())
+    for event_type, reason, message in plan.events:
+        kopf.event(body, type=event_type, reason=reason, message=message)
+    if failure is not None:
+        runtime.telemetry.reconcile_errors.labels(kind).inc()
+        if failure.permanent:
+            raise kopf.PermanentError(f"PrometheusRule refused: {failure}")
+        raise kopf.TemporaryError(f"writing PrometheusRule failed: {failure}", delay=RETRY_DELAY)
+    if result != "invalid":
+        logger.info("PrometheusRule %s/%s %s", entry.namespace, entry.name, result)
+    runtime.telemetry.reconciles.labels(kind, result).inc()
+
+
+async def _write_rule(kube: KubeClient, plan: ReconcilePlan, body: dict[str, Any], now: str) -> tuple[ReconcilePlan, str]:
+    """Create the rule (one request for a new object); when one exists, check it is this object's and put it
+    right. Returns the plan (stalled when the name is taken) and what was done."""
+    assert plan.rule is not None
+    if await kube.create_prometheus_rule(plan.rule):
+        return plan, "created"
+    meta = plan.rule["metadata"]
+    current = await kube.get_prometheus_rule(meta["namespace"], meta["name"])
+    plan = resolve_rule_conflict(plan, body, current, now)
+    if plan.rule is None:
+        return plan, "invalid"
+    return plan, await kube.apply_prometheus_rule(plan.rule, current)
+
+
+async def forget_deleted_object(event: kopf.RawEvent, logger: logging.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """Forget a deleted object and delete its PrometheusRule.
+
+    No finalizer is added: on a cluster the rule's ownerReference lets the garbage collector delete it even
+    while the operator is down, so blocking the object's deletion on the operator would buy nothing and cost a
+    write per object. The delete here covers rules that lost their owner reference.
+    """
+    runtime: Runtime = memo.runtime
+    if event.get("type") != "DELETED" or runtime.kube is None:
+        return
+    body = event["object"]
+    meta = body.get("metadata", {})
+    runtime.store.remove((body.get("kind", ""), meta.get("namespace", ""), meta.get("name", "")))
+    if await runtime.kube.delete_prometheus_rule(meta.get("namespace", ""), meta.get("name", "")):
+        logger.info("deleted PrometheusRule %s/%s", meta.get("namespace"), meta.get("name"))
+
+
+async def restore_edited_rule(event: kopf.RawEvent, logger: logging.Logger, memo: kopf.Memo, **_: Any) -> None:
+    """A PrometheusRule edited or deleted by hand is put back as the operator generated it."""
+    runtime: Runtime = memo.runtime
+    if event.get("type") not in ("MODIFIED", "DELETED"):
+        return
+    meta = event["object"].get("metadata", {})
+    for entry in runtime.store.by_rule(meta.get("namespace", ""), meta.get("name", "")):
+        if entry.desired_rule is None or runtime.kube is None:
+            continue
+        result = await runtime.kube.apply_prometheus_rule(entry.desired_rule)
+        if result != "unchanged":
+            logger.info("PrometheusRule %s/%s was changed outside the operator; put back (%s)", entry.namespace, entry.name, result)
+            kopf.event(entry.reference, type="Normal", reason="RuleRestored", message="The PrometheusRule was changed outside the operator and was put back.")
+
+
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
+    """Attach the handlers to ``registry``, watching only objects with ``config.label_selector``'s labels."""
+    labels = parse_selector(config.label_selector) or None
+    kopf.on.login(registry=registry)(log_in)
+    kopf.on.startup(registry=registry)(start_operator)
+    kopf.on.cleanup(registry=registry)(stop_operator)
+    for plural in ("slos", "kpis"):
+        for on in (kopf.on.resume, kopf.on.create, kopf.on.update):
+            on(GROUP, VERSION, plural, registry=registry, labels=labels, id="reconcile")(reconcile_object)
+        kopf.on.event(GROUP, VERSION, plural, registry=registry, labels=labels, id="deleted")(forget_deleted_object)
+    kopf.on.event("monitoring.coreos.com", "v1", "prometheusrules", registry=registry, labels=MANAGED_BY, id="rule_changed")(restore_edited_rule)
