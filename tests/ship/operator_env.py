@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
-import re
 from typing import Any, Sequence
 
 import pytest
 
-from kpi_operator import config as operator_config
+from kpi_operator.runtime import config as operator_config
 
 
 def known_variables() -> set[str]:
-    """Every ``KPI_OPERATOR_*`` variable that config.py reads."""
-    source = inspect.getsource(operator_config)
-    return {operator_config.ENV_PREFIX + name for name in re.findall(r'_env\("([A-Z_]+)"', source)}
+    """Every ``KPI_OPERATOR_*`` variable that the configuration reads."""
+    return {name for name in operator_config.environment_variables() if name.startswith(operator_config.ENV_PREFIX)}
 
 
 def container_env(deployment: dict[str, Any], container: str = "operator") -> list[dict[str, Any]]:

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import pytest
 
-kubernetes_validate = pytest.importorskip(
-    "kubernetes_validate", reason="kubernetes-validate is not installed (pip install -e '.[dev]' brings it)"
-)
+import kubernetes_validate  # a declared dev dependency: a broken install fails here, it does not skip
 
 #: The oldest Kubernetes release the chart supports (Chart.yaml kubeVersion >= 1.25) that is still maintained by
 #: the major clouds; kubernetes-validate ships its schemas.

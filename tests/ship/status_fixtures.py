@@ -1,9 +1,9 @@
 """KPI and SLO objects in every state the operator puts them in, built by the operator's own code.
 
-Statuses come from ``plan_reconcile`` (what a reconcile writes), ``evaluation.mark_unknown`` (what a Prometheus
-outage writes) and the pure gate (``step``, ``plan_action``, ``last_action``, ``record_action``), merged into the
-object the way the API server merges a status patch. Only the evaluation loop's happy path is re-stated here
-(a Ready ``Evaluated`` condition plus the evaluation's fields), because running it needs a Prometheus.
+Every status comes from the operator's own pure planning, merged into the object the way the API server merges a
+status patch: ``plan_reconcile`` (what a reconcile writes), ``plan_status`` (what an evaluation cycle in which
+Prometheus answered writes), ``plan_outage`` (what a Prometheus outage writes) and the gate's rounds
+(``plan_round`` / ``finish_round``). Nothing the operator decides is re-stated here.
 
 Each case names what Argo CD's health check (manifests/argocd/health.lua) and kstatus (what Flux's health checks
 use) must make of it.
@@ -11,26 +11,21 @@ use) must make of it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import datetime
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Optional
-from unittest import mock
 
 import yaml
 
-from kpi_operator import evaluation
 from kpi_operator.api.models import KPI
-from kpi_operator.budget.evaluate import ObjectSeries, evaluate, period_window
-from kpi_operator.gate import Decision, GateState, KPIReading, kpi_verdict, last_action, plan_action, record_action, step
-from kpi_operator.reconcile import conditions as cond
+from kpi_operator.api.status import status_type
+from kpi_operator.evaluation import ObjectSeries, Tracked, evaluate, plan_outage, plan_status
+from kpi_operator.gate import KPIReading, kpi_verdict
+from kpi_operator.gate.rounds import finish_round, plan_round
 from kpi_operator.reconcile import plan_reconcile
-from kpi_operator.rules.windows import recorded_windows
-from kpi_operator.store import Entry
+from kpi_operator.rules.windows import period_window, recorded_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime.datetime(2026, 3, 2, 9, 0, 0, tzinfo=datetime.timezone.utc)
@@ -56,52 +51,30 @@ def with_status_patch(body: dict[str, Any], patch: dict[str, Any]) -> dict[str, 
 
 def reconciled(body: dict[str, Any], at: datetime.datetime = T0) -> dict[str, Any]:
     """What a reconcile of ``body`` leaves behind."""
-    return with_status_patch(body, plan_reconcile(body, "native", iso(at)).status)
+    return with_status_patch(body, plan_reconcile(body, "native", iso(at)).status.to_patch())
+
+
+def _tracked(body: dict[str, Any]) -> Tracked:
+    meta = body["metadata"]
+    kind = body["kind"]
+    obj = plan_reconcile(body, "native", iso(T0)).obj
+    gated = obj is not None and obj.spec.gate is not None
+    return Tracked(key=(kind, meta["namespace"], meta["name"]), status=status_type(kind).from_wire(body.get("status")), gated=gated)
 
 
 def evaluated(body: dict[str, Any], series: ObjectSeries, at: datetime.datetime) -> dict[str, Any]:
-    """What the evaluation loop writes after a cycle in which Prometheus answered (see evaluation.evaluate_once)."""
+    """What the evaluation loop writes after a cycle in which Prometheus answered."""
     obj = plan_reconcile(body, "native", iso(at)).obj
     assert obj is not None, "only valid objects are evaluated"
-    status = body.get("status") or {}
-    conditions = cond.ready(
-        status.get("conditions") or [],
-        "Evaluated",
-        "Rules applied and Prometheus answering; see status.state for the verdict.",
-        iso(at),
-        status.get("observedGeneration"),
-    )
-    return with_status_patch(body, {"conditions": conditions, **evaluate(obj, series), "lastEvaluated": iso(at)})
+    patch = plan_status(_tracked(body), evaluate(obj, series), None, at.timestamp(), 30.0)
+    assert patch is not None
+    return with_status_patch(body, patch.to_patch())
 
 
 def prometheus_down(body: dict[str, Any], at: datetime.datetime) -> dict[str, Any]:
-    """What ``evaluation.mark_unknown`` writes when Prometheus does not answer, run for real on a fake client."""
-    obj = plan_reconcile(body, "native", iso(at)).obj
-    meta = body["metadata"]
-    entry = Entry(kind=body["kind"], namespace=meta["namespace"], name=meta["name"], uid=meta["uid"], obj=obj, status=copy.deepcopy(body.get("status") or {}))
-    patches: list[dict[str, Any]] = []
-
-    class Kube:
-        async def patch_status(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
-            patches.append(copy.deepcopy(patch))
-
-        def __getattr__(self, name: str) -> Callable[..., Any]:
-            """Any other call (Events) is accepted and ignored: only the status matters here."""
-
-            async def ignored(*args: Any, **kwargs: Any) -> None:
-                return None
-
-            return ignored
-
-    counter = SimpleNamespace(labels=lambda *_: SimpleNamespace(inc=lambda *_: None))
-    runtime = SimpleNamespace(store=[entry], kube=Kube(), telemetry=SimpleNamespace(status_patches=counter))
-    with contextlib.ExitStack() as stack:
-        if hasattr(evaluation, "kopf"):  # Events posted through kopf rather than the client
-            stack.enter_context(mock.patch.object(evaluation.kopf, "event"))
-        stack.enter_context(mock.patch.object(evaluation.time, "time", return_value=at.timestamp()))
-        asyncio.run(evaluation.mark_unknown(runtime, "Prometheus query failed: connection refused"))  # type: ignore[arg-type]
-    (patch,) = patches
-    return with_status_patch(body, patch)
+    """What the evaluation loop writes when Prometheus does not answer."""
+    ((patch, _message),) = plan_outage([_tracked(body)], "Prometheus query failed: connection refused", at.timestamp()).values()
+    return with_status_patch(body, patch.to_patch())
 
 
 def canary(revision: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -136,36 +109,22 @@ def canary(revision: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def gate_run(body: dict[str, Any], value: float, at: datetime.datetime, dry_run: bool = False) -> dict[str, Any]:
-    """The gate of a KPI judging a canary at ``value`` for ``failureLimit`` evaluations, as gate_runner runs it."""
+    """The gate of a KPI judging a canary at ``value`` for ``failureLimit`` evaluations, as the gate loop runs it."""
     if dry_run:
         body = copy.deepcopy(body)
         body["spec"]["gate"]["dryRun"] = True
     kpi = plan_reconcile(body, "native", iso(at)).obj
     assert isinstance(kpi, KPI) and kpi.spec.gate is not None
     deployment, replicasets = canary(revision=2)
-    state = GateState()
-    outcome = None
-    decisions = []
+    gate = status_type("KPI").from_wire(body.get("status")).gate
     for cycle in range(kpi.spec.gate.failure_limit):
         now = at + datetime.timedelta(seconds=30 * cycle)
         samples = [(now.timestamp() - seconds, value) for seconds in range(0, 420, 30)]
         outcome = kpi_verdict(kpi, KPIReading(samples=samples, query=kpi.spec.query))
-        state, decision = step(state, outcome, kpi.spec.gate, "2", now)
-        decisions.append(decision)
-        if decision is not Decision.NONE:
-            plan = plan_action(kpi.spec.gate.action, deployment, replicasets)
-            state = record_action(state, last_action(plan, outcome, now, dry_run=decision is Decision.WOULD_ACT))
-    assert decisions[-1] is (Decision.WOULD_ACT if dry_run else Decision.ACT), decisions
-    assert outcome is not None
-    target = state.to_dict()
-    gate = {
-        "state": target["state"],
-        "consecutiveFailures": target["consecutiveFailures"],
-        "lastAction": target["lastAction"],
-        "verdict": outcome.to_dict(),
-        "targets": {deployment["metadata"]["name"]: target},
-    }
-    return with_status_patch(body, {"gate": gate})
+        round_ = plan_round(gate, outcome, kpi.spec.gate, [deployment], replicasets, now)
+        gate = finish_round(round_)
+    assert gate is not None and gate.state == ("DryRun" if dry_run else "Acted"), gate
+    return with_status_patch(body, {"gate": gate.to_patch()})
 
 
 def slo_series(error_ratio: float, slo_body: dict[str, Any], firing: frozenset[str] = frozenset()) -> ObjectSeries:

@@ -22,6 +22,7 @@ from ship.rendering import ROOT
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 LOCK = ROOT / "requirements.lock"
+HARNESS = ("kpi_operator_devtools", "kpi_operator/devtools", "kpi_operator/demo", "prometheus_server", "synthetic_exporter")
 
 
 def pip_steps() -> list[str]:
@@ -94,3 +95,20 @@ def test_the_image_install_step_works_in_a_fresh_venv(tmp_path: Path) -> None:
     assert re.search(r"^\d+ document\(s\) valid$", validated.stdout, re.MULTILINE), validated.stdout
     installed_from = run([str(environment / "bin" / "python"), "-c", "import kpi_operator; print(kpi_operator.__file__)"], cwd=tmp_path, env=env).stdout
     assert installed_from.startswith(str(environment)), "the command ran from the fresh venv, not the checkout"
+    assert_no_harness(context, environment, env)
+
+
+def assert_no_harness(context: Path, environment: Path, env: dict[str, str]) -> None:
+    """The stand-ins (the emulated API, the local Prometheus, the synthetic exporter, the demo) are a distribution of
+    their own that the image never installs: not in the build context, not in the venv, and kmock not either."""
+    assert not (context / "devtools").exists(), ".dockerignore lets devtools/ into the build context"
+    python = str(environment / "bin" / "python")
+    purelib = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=context, env=env).stdout.strip())
+    installed = [path.relative_to(purelib).as_posix() for path in purelib.rglob("*") if "__pycache__" not in path.parts]
+    found = sorted(path for path in installed if any(name in path for name in HARNESS))
+    assert not found, f"the image would hold the devtools harness: {found}"
+    kmock = subprocess.run([python, "-c", "import kmock"], cwd=context, env=env, capture_output=True, text=True, timeout=60)
+    assert kmock.returncode != 0 and "ModuleNotFoundError" in kmock.stderr, "kmock is installed in the image's venv"
+    demo = subprocess.run([str(environment / "bin" / "kpi-operator"), "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert demo.returncode == 2, demo.stdout + demo.stderr
+    assert "kpi-operator-devtools" in demo.stderr and "pip install -e ./devtools" in demo.stderr, demo.stderr

@@ -131,6 +131,13 @@ def test_every_command_has_help(command: str) -> None:
     assert result.returncode == 0 and "usage: kpi-operator" in result.stdout
 
 
+def test_demo_without_the_devtools_distribution_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "kpi_operator_devtools", None)
+    assert main(["demo", "--fast"]) == 2
+    err = capsys.readouterr().err
+    assert "kpi-operator-devtools" in err and "pip install -e ./devtools" in err and "make demo" in err
+
+
 def test_directories_skip_generated_folders(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "-f", str(ROOT / "examples")]) == 0
     assert "7 document(s) valid" in capsys.readouterr().out

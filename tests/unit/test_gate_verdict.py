@@ -277,7 +277,7 @@ def test_slo_reason(obj: SLO, error_ratios: dict[str, Optional[float]], events: 
 
 def test_an_outcome_reads_as_status() -> None:
     outcome = slo_verdict(slo(), SLOReading(error_ratios=ratios(m5=0.02, h1=0.015), query=SLO_QUERY))
-    assert outcome.to_dict() == {
+    assert outcome.to_status().to_patch() == {
         "verdict": "fail",
         "reason": outcome.reason,
         "value": 0.015,

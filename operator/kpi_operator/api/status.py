@@ -121,7 +121,7 @@ class SLOStatus(ObjectStatus):
 
     sli: Optional[float] = None
     error_budget: Optional[ErrorBudget] = None
-    burn_rates: dict[str, float] = Field(default_factory=dict)
+    burn_rates: dict[str, Optional[float]] = Field(default_factory=dict)
     exhaustion_estimate: Optional[str] = None
     alerts: list[str] = Field(default_factory=list)
 
