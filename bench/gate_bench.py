@@ -62,16 +62,17 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT / "tests")]
 
-from kpi_operator.adapters.prometheus_server import PrometheusServer  # noqa: E402
-from kpi_operator.adapters.synthetic_exporter import Exporter  # noqa: E402
+from kpi_operator_devtools.prometheus_server import PrometheusServer  # noqa: E402
+from kpi_operator_devtools.synthetic_exporter import Exporter  # noqa: E402
 from kpi_operator.api.durations import parse_duration_ms  # noqa: E402
 from kpi_operator.api.loading import parse_object  # noqa: E402
-from kpi_operator.devtools.rule_sync import RuleSync  # noqa: E402
+from kpi_operator_devtools.rule_sync import RuleSync  # noqa: E402
 from kpi_operator.rules.windows import window_pairs  # noqa: E402
 import kopf  # noqa: E402
 
-from kpi_operator.config import OperatorConfig  # noqa: E402
-from kpi_operator.handlers import Runtime, register  # noqa: E402
+from kpi_operator.runtime.config import OperatorConfig  # noqa: E402
+from kpi_operator.runtime.handlers import operator_memo, register  # noqa: E402
+from kpi_operator.runtime.state import Runtime  # noqa: E402
 from support.kopf_runner import run_operator, wait_for  # noqa: E402
 from support.kube_emulator import KubeEmulator, load_crds  # noqa: E402
 from support.operator_env import CRDS  # noqa: E402
@@ -185,12 +186,12 @@ async def one_run(emu: KubeEmulator, sync: RuleSync, kubeconfig: Path, exporter:
     runtime = Runtime(OperatorConfig(prometheus_url=prom.url, evaluation_interval=interval, prometheus_timeout=2.0,
                                      kubeconfig=str(kubeconfig), metrics_port=-1, namespaces=[namespace]))
     registry = kopf.OperatorRegistry()
-    register(registry, runtime)
+    register(registry, runtime.config)
 
     def gate() -> dict[str, Any]:
         return ((emu.get("slos", namespace, name) or {}).get("status") or {}).get("gate") or {}
 
-    async with run_operator(registry, emu, namespaces=[namespace]) as operator:
+    async with run_operator(registry, emu, namespaces=[namespace], memo=operator_memo(runtime)) as operator:
         emu.create(body)
         await wait_for(lambda: f"{namespace}__{name}" in sync.synced, timeout=60, interval=0.1, operator=operator)
         await wait_for(lambda: (gate().get("verdict") or {}).get("verdict") == "pass", timeout=120, interval=0.1, operator=operator,

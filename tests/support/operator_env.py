@@ -1,8 +1,8 @@
 """The whole loop for end-to-end tests: emulated Kubernetes API, the project's kopf handlers, a real Prometheus.
 
-``operator_env`` starts the emulator (enforcing ``crds/``), loads ``kpi_operator.handlers`` into a fresh kopf
+``operator_env`` starts the emulator (enforcing ``crds/``), loads ``kpi_operator.runtime.handlers`` into a fresh kopf
 registry and runs it against the emulator, and syncs every PrometheusRule into the real Prometheus the way
-prometheus-operator would (``kpi_operator.devtools.rule_sync``).
+prometheus-operator would (``kpi_operator_devtools.rule_sync``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Any, AsyncIterator, Optional
 
 import kopf
 
-from kpi_operator.adapters.prometheus_server import PrometheusServer
-from kpi_operator.config import OperatorConfig
-from kpi_operator.handlers import Runtime, register
+from kpi_operator.runtime.config import OperatorConfig
+from kpi_operator.runtime.handlers import operator_memo, register
+from kpi_operator.runtime.state import Runtime
+from kpi_operator_devtools.prometheus_server import PrometheusServer
+from kpi_operator_devtools.rule_sync import RuleSync
 from support.kopf_runner import OperatorRun, run_operator, wait_for
-from kpi_operator.devtools.rule_sync import RuleSync
 from support.kube_emulator import KubeEmulator, load_crds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +67,8 @@ async def running_operator(emu: KubeEmulator, prom_url: str, kubeconfig: Path, *
     """The project's handlers in a fresh registry, running against ``emu`` until the block exits."""
     runtime = make_runtime(prom_url, kubeconfig, **overrides)
     registry = kopf.OperatorRegistry()
-    register(registry, runtime)
-    async with run_operator(registry, emu) as operator:
+    register(registry, runtime.config)
+    async with run_operator(registry, emu, memo=operator_memo(runtime)) as operator:
         yield runtime, operator
 
 
