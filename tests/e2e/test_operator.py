@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from kpi_operator.adapters.prometheus_server import PrometheusServer
-from kpi_operator.adapters.synthetic_exporter import Exporter
+from kpi_operator_devtools.prometheus_server import PrometheusServer
+from kpi_operator_devtools.synthetic_exporter import Exporter
 from support.kube_emulator import ApiError
 from support.operator_env import Env, operator_env, running_operator
 
@@ -264,3 +264,35 @@ async def _until(predicate: Any, timeout: float = 30.0) -> Any:
     from support.kopf_runner import wait_for
 
     return await wait_for(predicate, timeout=timeout, interval=0.1)
+
+
+async def test_a_rule_the_api_server_refuses_stalls_its_object_with_the_reason_and_a_failing_write_is_retried(metrics: Any, tmp_path: Path) -> None:
+    """Faults as real HTTP answers of the API server: a 422 with a Status body (an admission webhook refusing the
+    rule) for every rule written in one namespace, and two 503s for the first writes in another."""
+    import kmock
+
+    _, prom = metrics
+    refusal = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
+               "message": 'admission webhook "rules.policy.example" denied the request: too many rules'}
+    async with operator_env(prom, tmp_path) as env:
+        refusing = env.emu["post", kmock.resource("monitoring.coreos.com/v1/prometheusrules"), kmock.namespace("refused")] << 422 << refusal
+        env.emu["post", kmock.resource("monitoring.coreos.com/v1/prometheusrules"), kmock.namespace("flaky")][:2] << 503
+        env.emu.create(slo("refused-1", namespace="refused"))
+        env.emu.create(slo("flaky-1", namespace="flaky"))
+        env.emu.create(slo("served-1"))
+
+        await env.wait(lambda: env.condition("slos", "refused", "refused-1", "Stalled").get("status") == "True", message="Stalled")
+        stalled = env.condition("slos", "refused", "refused-1", "Stalled")
+        assert stalled["reason"] == "RuleRejected" and "denied the request: too many rules" in stalled["message"]
+        assert env.condition("slos", "refused", "refused-1", "Ready")["status"] == "False"
+        assert "lastAppliedGeneration" not in env.status("slos", "refused", "refused-1")
+        assert env.emu.events("refused", name="refused-1", reason="RuleRejected")
+
+        await env.wait(lambda: env.emu.get("prometheusrules", "flaky", "flaky-1"), timeout=60, message="the rule written after the retries")
+        assert env.emu.events("flaky", name="flaky-1", reason="RuleWritePending")
+        await env.wait(lambda: ready(env, "slos", "flaky", "flaky-1"), timeout=60, message="flaky-1 Ready")
+        await env.wait(lambda: ready(env, "slos", "shop", "served-1"), timeout=60, message="served-1 Ready")
+        # A refusal is not retried: the same rule would be refused again. (Several evaluation cycles pass.)
+        await asyncio.sleep(3)
+        assert len(list(refusing)) == 1
+        assert env.condition("slos", "refused", "refused-1", "Stalled")["reason"] == "RuleRejected"
