@@ -30,23 +30,37 @@ Refused, with the field named: budgeting methods other than ``Occurrences``; cal
 sources that are not Prometheus-compatible (the queries would not be PromQL).
 
 SLI, DataSource, Service and alerting documents produce nothing themselves: SLIs and DataSources are looked up
-by name when an SLO refers to them.
+by name when an SLO refers to them. ``openslo_spec`` holds the models every document is parsed into first.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Union
 
 from ..api.promql import LABEL_NAME_RE, sanitize_label_name
 from .objects import ImportOptions, build_object, choose_owner, namespace_for, percent_from_fraction
+from .openslo_spec import (
+    V1,
+    V1ALPHA,
+    DataSourceDocument,
+    Metric,
+    PrometheusQuery,
+    RatioMetric,
+    SliDocument,
+    SliSpec,
+    Slo,
+    SloSpec,
+    TimeWindow,
+    V1alphaMetric,
+    V1alphaSlo,
+    V1alphaTimeWindow,
+)
 from .problem import ImportProblem, join
-from .reading import flag, known_fields, mapping, number, sequence, string, string_map
+from .spec_model import parse
 from .window_template import template_window
 
-V1ALPHA = "openslo/v1alpha"
-V1 = "openslo/v1"
 API_VERSIONS = (V1ALPHA, V1)
 PROMQL_SOURCES = ("prometheus", "thanos", "cortex", "mimir", "victoriametrics")
 CONTEXT_KINDS = ("SLI", "DataSource", "Service", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
@@ -60,10 +74,14 @@ _V1ALPHA_UNITS = {"Second": "s", "Minute": "m", "Hour": "h", "Day": "d", "Week":
 
 @dataclass
 class References:
-    """The SLI and DataSource documents of the whole input, by name, for ``indicatorRef`` and ``metricSourceRef``."""
+    """The SLI and DataSource documents of the whole input, by name, for ``indicatorRef`` and ``metricSourceRef``.
 
-    slis: dict[str, dict[str, Any]] = field(default_factory=dict)
-    data_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    Each is parsed once, when collected; one that does not parse is kept as its problem, reported (at
+    ``SLI/<name>.<field>``) by every SLO that refers to it, since an SLI on its own produces nothing.
+    """
+
+    slis: dict[str, Union[SliDocument, ImportProblem]] = field(default_factory=dict)
+    data_sources: dict[str, Union[DataSourceDocument, ImportProblem]] = field(default_factory=dict)
 
     @classmethod
     def collect(cls, documents: Iterable[Any]) -> "References":
@@ -76,10 +94,29 @@ class References:
             if not isinstance(name, str):
                 continue
             if document.get("kind") == "SLI":
-                found.slis[name] = document
+                found.slis[name] = _parsed(SliDocument, document, f"SLI/{name}")
             elif document.get("kind") == "DataSource":
-                found.data_sources[name] = document
+                found.data_sources[name] = _parsed(DataSourceDocument, document, f"DataSource/{name}")
         return found
+
+    def sli(self, name: str) -> Optional[SliDocument]:
+        return _found(self.slis.get(name))
+
+    def data_source(self, name: str) -> Optional[DataSourceDocument]:
+        return _found(self.data_sources.get(name))
+
+
+def _parsed(model: Any, document: dict[str, Any], at: str) -> Any:
+    try:
+        return parse(model, document, at)
+    except ImportProblem as problem:
+        return problem
+
+
+def _found(entry: Any) -> Any:
+    if isinstance(entry, ImportProblem):
+        raise ImportProblem(entry.path, entry.message)
+    return entry
 
 
 def convert(document: dict[str, Any], options: ImportOptions = ImportOptions(), references: Optional[References] = None) -> list[dict[str, Any]]:
@@ -93,46 +130,38 @@ def convert(document: dict[str, Any], options: ImportOptions = ImportOptions(), 
     if kind != "SLO":
         raise ImportProblem("kind", f"expected SLO (or one of {', '.join(CONTEXT_KINDS)}), got {kind!r}")
     if api_version == V1ALPHA:
-        return _v1alpha(document, options)
-    return _v1(document, options, references or References())
+        return _v1alpha(parse(V1alphaSlo, document), options)
+    return _v1(parse(Slo, document), options, references or References())
 
 
 # --- shared -----------------------------------------------------------------------------------------------------
 
 
-def _budgeting(value: Any, path: str) -> None:
-    method = string(value, path, required=True)
-    if method == "Occurrences":
-        return
-    if method in ("Timeslices", "RatioTimeslices"):
+def _budgeting(method: str, path: str) -> None:
+    if method != "Occurrences":
         raise ImportProblem(
             path,
             f"{method} is not supported yet (only Occurrences): kpi-operator's error budget counts good events over "
             "the window, not good time slices",
         )
-    raise ImportProblem(path, f"unknown budgeting method {method!r} (OpenSLO has Occurrences, Timeslices, RatioTimeslices)")
 
 
-def _calendar_and_rolling(window: dict[str, Any], path: str) -> None:
-    if window.get("calendar") is not None:
-        raise ImportProblem(
-            join(path, "calendar"),
-            "calendar-aligned windows are not supported: a kpi.dev SLO window is rolling; use isRolling: true and a duration",
-        )
-    if window.get("isRolling") is not None and not flag(window.get("isRolling"), join(path, "isRolling")):
-        raise ImportProblem(join(path, "isRolling"), "only rolling windows are supported (isRolling: true)")
-
-
-def _one_window(value: Any, path: str) -> dict[str, Any]:
-    windows = sequence(value, path, required=True)
+def _one_window(windows: list[Any], path: str) -> Any:
     if len(windows) != 1:
         raise ImportProblem(path, f"exactly one time window is required, got {len(windows)}")
-    return mapping(windows[0], join(path, 0), required=True)
+    window = windows[0]
+    window_path = join(path, 0)
+    if window.calendar is not None:
+        raise ImportProblem(
+            join(window_path, "calendar"),
+            "calendar-aligned windows are not supported: a kpi.dev SLO window is rolling; use isRolling: true and a duration",
+        )
+    if window.is_rolling is False:
+        raise ImportProblem(join(window_path, "isRolling"), "only rolling windows are supported (isRolling: true)")
+    return window
 
 
-def _objective_percent(objective: dict[str, Any], path: str) -> float:
-    target = number(objective.get("target"), join(path, "target"))
-    percent = number(objective.get("targetPercent"), join(path, "targetPercent"))
+def _objective_percent(target: Optional[float], percent: Optional[float], path: str) -> float:
     if target is not None and percent is not None:
         raise ImportProblem(path, "give target or targetPercent, not both")
     if target is None and percent is None:
@@ -147,17 +176,17 @@ def _objective_percent(objective: dict[str, Any], path: str) -> float:
     return percent
 
 
-def _threshold_target(objective: dict[str, Any], path: str) -> dict[str, Any]:
-    op = string(objective.get("op"), join(path, "op"), required=True)
-    if op not in OPERATORS:
-        raise ImportProblem(join(path, "op"), f"expected one of {', '.join(OPERATORS)}, got {op!r}")
-    value = number(objective.get("value"), join(path, "value"), required=True)
+def _threshold_target(op: Optional[str], value: Optional[float], path: str) -> dict[str, Any]:
+    if op is None:
+        raise ImportProblem(join(path, "op"), "required field is missing")
+    if value is None:
+        raise ImportProblem(join(path, "value"), "required field is missing")
     return {"op": OPERATORS[op], "value": value}
 
 
-def _no_ratio_operator(objective: dict[str, Any], path: str) -> None:
-    for key in ("op", "value"):
-        if objective.get(key) is not None:
+def _no_ratio_operator(op: Optional[str], value: Optional[float], path: str) -> None:
+    for key, given in (("op", op), ("value", value)):
+        if given is not None:
             raise ImportProblem(
                 join(path, key),
                 "is forbidden on an objective of a ratioMetric SLI (OpenSLO v1: 'property is forbidden'); "
@@ -165,12 +194,8 @@ def _no_ratio_operator(objective: dict[str, Any], path: str) -> None:
             )
 
 
-def _timeslice_notes(objective: dict[str, Any], path: str) -> list[str]:
-    return [
-        f"{join(path, key)}: ignored; only Timeslices budgeting uses it"
-        for key in ("timeSliceTarget", "timeSliceWindow")
-        if objective.get(key) is not None
-    ]
+def _timeslice_notes(path: str, fields: dict[str, Any]) -> list[str]:
+    return [f"{join(path, key)}: ignored; only Timeslices budgeting uses it" for key, value in fields.items() if value is not None]
 
 
 def _source_type_problem(source_type: str, path: str) -> ImportProblem:
@@ -181,26 +206,17 @@ def _source_type_problem(source_type: str, path: str) -> ImportProblem:
     )
 
 
-def _labels(value: Any, path: str) -> tuple[dict[str, str], list[str]]:
+def _labels(values: dict[str, Union[str, list[str]]], path: str) -> tuple[dict[str, str], list[str]]:
     """OpenSLO labels (a value may be a list) as Prometheus labels, with a note per renamed key."""
     labels: dict[str, str] = {}
     notes: list[str] = []
-    for key, item in mapping(value, path).items():
-        key = str(key)
-        if isinstance(item, list):
-            if not all(isinstance(part, (str, int, float)) and not isinstance(part, bool) for part in item):
-                raise ImportProblem(join(path, key), f"expected a string or a list of strings, got {item!r}")
-            text = ",".join(str(part) for part in item)
-        elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
-            text = str(item)
-        else:
-            raise ImportProblem(join(path, key), f"expected a string or a list of strings, got {item!r}")
+    for key, value in values.items():
         name = key if LABEL_NAME_RE.match(key) else sanitize_label_name(key)
         while name.startswith("__"):  # reserved by Prometheus
             name = name[1:]
         if name != key:
             notes.append(f"{join(path, key)}: renamed to {name!r}, a valid Prometheus label name")
-        labels[name] = text
+        labels[name] = ",".join(value) if isinstance(value, list) else value
     return labels, notes
 
 
@@ -216,45 +232,30 @@ DISABLED_ALERTS = {"pageAlert": {"disabled": True}, "ticketAlert": {"disabled": 
 # --- v1 ---------------------------------------------------------------------------------------------------------
 
 
-def _v1(document: dict[str, Any], options: ImportOptions, references: References) -> list[dict[str, Any]]:
-    known_fields(document, ("apiVersion", "kind", "metadata", "spec"), "", "an OpenSLO v1 SLO")
-    metadata = mapping(document.get("metadata"), "metadata", required=True)
-    known_fields(metadata, ("name", "displayName", "labels", "annotations"), "metadata", "OpenSLO v1 metadata")
-    name = string(metadata.get("name"), "metadata.name", required=True)
-    assert name is not None
-    spec = mapping(document.get("spec"), "spec", required=True)
-    known_fields(
-        spec,
-        ("description", "service", "indicator", "indicatorRef", "budgetingMethod", "timeWindow", "objectives", "alertPolicies"),
-        "spec",
-        "an OpenSLO v1 SLO",
-    )
-    service = string(spec.get("service"), "spec.service", required=True)
-    _budgeting(spec.get("budgetingMethod"), "spec.budgetingMethod")
-    window = _v1_window(spec.get("timeWindow"), "spec.timeWindow")
-    objectives = sequence(spec.get("objectives"), "spec.objectives", required=True)
+def _v1(slo: Slo, options: ImportOptions, references: References) -> list[dict[str, Any]]:
+    metadata, spec = slo.metadata, slo.spec
+    name = metadata.name
+    _budgeting(spec.budgeting_method, "spec.budgetingMethod")
+    window = _v1_window(spec.time_window, "spec.timeWindow")
+    objectives = spec.objectives
     if not objectives:
         raise ImportProblem("spec.objectives", "at least one objective is required")
     for index, objective in enumerate(objectives):
-        objective_path = join("spec.objectives", index)
-        objective = mapping(objective, objective_path, required=True)
-        for key in ("indicator", "indicatorRef", "compositeWeight"):
-            if objective.get(key) is not None:
-                raise ImportProblem(join(objective_path, key), "composite SLOs (an indicator per objective) are not supported")
+        for key, value in (("indicator", objective.indicator), ("indicatorRef", objective.indicator_ref), ("compositeWeight", objective.composite_weight)):
+            if value is not None:
+                raise ImportProblem(join(join("spec.objectives", index), key), "composite SLOs (an indicator per objective) are not supported")
     sli_spec, sli_path = _v1_indicator(spec, references)
 
-    labels, notes = _labels(metadata.get("labels"), "metadata.labels")
-    annotations = string_map(metadata.get("annotations"), "metadata.annotations")
-    owner, owner_note = choose_owner(labels, annotations, options, "an OpenSLO SLO")
+    labels, notes = _labels(metadata.labels, "metadata.labels")
+    owner, owner_note = choose_owner(labels, metadata.annotations, options, "an OpenSLO SLO")
     notes += [owner_note] if owner_note else []
-    annotations = {key: value for key, value in annotations.items() if key != "kpi.dev/owner"}
-    description = string(spec.get("description"), "spec.description") or string(metadata.get("displayName"), "metadata.displayName")
+    annotations = {key: value for key, value in metadata.annotations.items() if key != "kpi.dev/owner"}
+    description = spec.description or metadata.display_name
     namespace = namespace_for(options, None)
     source = f"OpenSLO {V1} SLO {name}"
     names = _names(name, len(objectives), always_indexed=False)
 
-    known_fields(sli_spec, ("description", "ratioMetric", "thresholdMetric"), sli_path, "an OpenSLO v1 SLI spec")
-    given = [key for key in ("ratioMetric", "thresholdMetric") if sli_spec.get(key) is not None]
+    given = [key for key, value in (("ratioMetric", sli_spec.ratio_metric), ("thresholdMetric", sli_spec.threshold_metric)) if value is not None]
     if len(given) != 1:
         raise ImportProblem(sli_path, f"exactly one of ratioMetric, thresholdMetric is required (found: {', '.join(given) or 'none'})")
     # The objectives are checked before the SLI's queries: what OpenSLO itself forbids is the first thing to fix.
@@ -262,35 +263,35 @@ def _v1(document: dict[str, Any], options: ImportOptions, references: References
     targets = []
     for index, objective in enumerate(objectives):
         objective_path = join("spec.objectives", index)
-        known_fields(objective, _V1_OBJECTIVE_FIELDS, objective_path, "an OpenSLO v1 objective")
-        if given == ["thresholdMetric"]:
-            targets.append(_threshold_target(objective, objective_path))
+        if sli_spec.threshold_metric is not None:
+            targets.append(_threshold_target(objective.op, objective.value, objective_path))
         else:
-            _no_ratio_operator(objective, objective_path)
-        percents.append(_objective_percent(objective, objective_path))
-    objects = []
-    if given == ["thresholdMetric"]:
-        query = _v1_query(sli_spec["thresholdMetric"], join(sli_path, "thresholdMetric"), references)
-        for index, (objective, object_name) in enumerate(zip(objectives, names)):
-            objective_path = join("spec.objectives", index)
-            objects.append(
-                _kpi(service, object_name, namespace, owner, description, query, targets[index], labels, annotations,
-                     percents[index] / 100, window[1], source, notes + _timeslice_notes(objective, objective_path))
-            )
-        return objects
+            _no_ratio_operator(objective.op, objective.value, objective_path)
+        percents.append(_objective_percent(objective.target, objective.target_percent, objective_path))
+    timeslice_notes = [
+        _timeslice_notes(join("spec.objectives", index), {"timeSliceTarget": objective.time_slice_target, "timeSliceWindow": objective.time_slice_window})
+        for index, objective in enumerate(objectives)
+    ]
+    if sli_spec.threshold_metric is not None:
+        query = _v1_query(sli_spec.threshold_metric, join(sli_path, "thresholdMetric"), references)
+        return [
+            _kpi(spec.service, object_name, namespace, owner, description, query, targets[index], labels, annotations,
+                 percents[index] / 100, window[1], source, notes + timeslice_notes[index])
+            for index, object_name in enumerate(names)
+        ]
 
-    indicator = _v1_ratio(mapping(sli_spec["ratioMetric"], join(sli_path, "ratioMetric")), join(sli_path, "ratioMetric"), references)
-    policies = sequence(spec.get("alertPolicies"), "spec.alertPolicies")
-    if policies:
+    assert sli_spec.ratio_metric is not None
+    indicator = _v1_ratio(sli_spec.ratio_metric, join(sli_path, "ratioMetric"), references)
+    if spec.alert_policies:
         alerting: Optional[dict[str, Any]] = None
         notes.append("spec.alertPolicies: not translated (single-window conditions); kpi-operator's default multiwindow multi-burn-rate alerts are used")
     else:
         alerting = DISABLED_ALERTS
         notes.append("spec.alertPolicies: none, so burn-rate alerts are disabled; enable them in spec.alerting")
-    for index, (objective, object_name) in enumerate(zip(objectives, names)):
-        objective_path = join("spec.objectives", index)
+    objects = []
+    for index, object_name in enumerate(names):
         slo_spec = {
-            "service": service,
+            "service": spec.service,
             "owner": owner,
             "description": description,
             "objective": percents[index],
@@ -299,104 +300,75 @@ def _v1(document: dict[str, Any], options: ImportOptions, references: References
             "labels": labels,
             "alerting": alerting,
         }
-        objects.append(
-            build_object("SLO", object_name, namespace, slo_spec, source=source, annotations=annotations,
-                         notes=notes + _timeslice_notes(objective, objective_path))
-        )
+        objects.append(build_object("SLO", object_name, namespace, slo_spec, source=source, annotations=annotations, notes=notes + timeslice_notes[index]))
     return objects
 
 
-_V1_OBJECTIVE_FIELDS = (
-    "displayName", "op", "value", "target", "targetPercent", "timeSliceTarget", "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight",
-)
-
-
-def _v1_window(value: Any, path: str) -> tuple[str, str]:
+def _v1_window(windows: list[TimeWindow], path: str) -> tuple[str, str]:
     """``(kpi.dev window, OpenSLO spelling)`` of the one rolling time window."""
-    window = _one_window(value, path)
-    window_path = join(path, 0)
-    known_fields(window, ("duration", "isRolling", "calendar"), window_path, "an OpenSLO v1 time window")
-    _calendar_and_rolling(window, window_path)
-    duration = string(window.get("duration"), join(window_path, "duration"), required=True)
-    assert duration is not None
+    duration = _one_window(windows, path).duration
+    duration_path = join(join(path, 0), "duration")
     match = _V1_DURATION.match(duration)
     if not match:
-        raise ImportProblem(join(window_path, "duration"), f"expected a number and one of the units m, h, d, w, M, Q, Y (e.g. 28d), got {duration!r}")
+        raise ImportProblem(duration_path, f"expected a number and one of the units m, h, d, w, M, Q, Y (e.g. 28d), got {duration!r}")
     count, unit = match.groups()
     if unit in "MQY":
         raise ImportProblem(
-            join(window_path, "duration"),
+            duration_path,
             f"{duration}: months, quarters and years have no fixed length; give the rolling window in days or weeks (e.g. 30d, 4w)",
         )
     if int(count) == 0:
-        raise ImportProblem(join(window_path, "duration"), "must be longer than zero")
+        raise ImportProblem(duration_path, "must be longer than zero")
     return f"{int(count)}{unit}", duration
 
 
-def _v1_indicator(spec: dict[str, Any], references: References) -> tuple[dict[str, Any], str]:
+def _v1_indicator(spec: SloSpec, references: References) -> tuple[SliSpec, str]:
     """The SLI spec (inline, or from the referenced SLI document) and the path that names it in messages."""
-    inline = spec.get("indicator")
-    ref = spec.get("indicatorRef")
-    if inline is not None and ref is not None:
+    if spec.indicator is not None and spec.indicator_ref is not None:
         raise ImportProblem("spec.indicator", "give indicator or indicatorRef, not both")
-    if inline is None and ref is None:
+    if spec.indicator is not None:
+        return spec.indicator.spec, "spec.indicator.spec"
+    if spec.indicator_ref is None:
         raise ImportProblem("spec.indicator", "required field is missing (or give indicatorRef)")
-    if inline is not None:
-        indicator = mapping(inline, "spec.indicator")
-        known_fields(indicator, ("metadata", "spec"), "spec.indicator", "an OpenSLO inline indicator")
-        return mapping(indicator.get("spec"), "spec.indicator.spec", required=True), "spec.indicator.spec"
-    name = string(ref, "spec.indicatorRef", required=True)
-    assert name is not None
-    sli = references.slis.get(name)
+    sli = references.sli(spec.indicator_ref)
     if sli is None:
-        raise ImportProblem("spec.indicatorRef", f"no SLI named {name!r} in the input; give its file too (-f)")
-    path = f"SLI/{name}.spec"
-    return mapping(sli.get("spec"), path, required=True), path
+        raise ImportProblem("spec.indicatorRef", f"no SLI named {spec.indicator_ref!r} in the input; give its file too (-f)")
+    return sli.spec, f"SLI/{spec.indicator_ref}.spec"
 
 
-def _v1_query(metric: Any, path: str, references: References) -> str:
-    metric = mapping(metric, path, required=True)
-    known_fields(metric, ("metricSource",), path, "an OpenSLO metric spec")
+def _v1_query(metric: Metric, path: str, references: References) -> str:
+    source = metric.metric_source
     source_path = join(path, "metricSource")
-    source = mapping(metric.get("metricSource"), source_path, required=True)
-    known_fields(source, ("metricSourceRef", "type", "spec"), source_path, "an OpenSLO metric source")
-    source_type = string(source.get("type"), join(source_path, "type"))
-    ref = string(source.get("metricSourceRef"), join(source_path, "metricSourceRef"))
-    if source_type is None and ref is not None and ref in references.data_sources:
-        data_source_spec = references.data_sources[ref].get("spec")
-        if isinstance(data_source_spec, dict) and isinstance(data_source_spec.get("type"), str):
-            source_type = data_source_spec["type"]
+    source_type = source.type
+    if source_type is None and source.metric_source_ref is not None:
+        data_source = references.data_source(source.metric_source_ref)
+        if data_source is not None:
+            source_type = data_source.spec.type
     if source_type is None:
         raise ImportProblem(join(source_path, "type"), "required to know the query language (or a metricSourceRef to a DataSource in the input)")
     if source_type.lower() not in PROMQL_SOURCES:
         raise _source_type_problem(source_type, join(source_path, "type"))
-    source_spec = mapping(source.get("spec"), join(source_path, "spec"), required=True)
-    query = string(source_spec.get("query"), join(source_path, "spec.query"), required=True)
-    assert query is not None
-    return query
+    return parse(PrometheusQuery, source.spec, join(source_path, "spec")).query
 
 
-def _v1_ratio(ratio: dict[str, Any], path: str, references: References) -> dict[str, Any]:
-    known_fields(ratio, ("counter", "good", "bad", "total", "rawType", "raw"), path, "an OpenSLO v1 ratioMetric")
-    counter = flag(ratio.get("counter"), join(path, "counter"))
+def _v1_ratio(ratio: RatioMetric, path: str, references: References) -> dict[str, Any]:
     query_path = "metricSource.spec.query"
-    if ratio.get("raw") is not None:
-        for key in ("total", "good", "bad"):
-            if ratio.get(key) is not None:
+    if ratio.raw is not None:
+        for key, value in (("total", ratio.total), ("good", ratio.good), ("bad", ratio.bad)):
+            if value is not None:
                 raise ImportProblem(join(path, key), "cannot be set together with raw (OpenSLO v1)")
-        raw_type = string(ratio.get("rawType"), join(path, "rawType"), required=True)
-        if raw_type not in ("success", "failure"):
-            raise ImportProblem(join(path, "rawType"), f"expected success or failure, got {raw_type!r}")
-        query = template_window(_v1_query(ratio["raw"], join(path, "raw"), references), join(join(path, "raw"), query_path)).strip()
-        return {"raw": {"errorRatio": query if raw_type == "failure" else f"1 - (\n{query}\n)"}}
-    if ratio.get("total") is None:
+        if ratio.raw_type is None:
+            raise ImportProblem(join(path, "rawType"), "required field is missing")
+        query = template_window(_v1_query(ratio.raw, join(path, "raw"), references), join(join(path, "raw"), query_path)).strip()
+        return {"raw": {"errorRatio": query if ratio.raw_type == "failure" else f"1 - (\n{query}\n)"}}
+    if ratio.total is None:
         raise ImportProblem(join(path, "total"), "required field is missing (or give raw and rawType)")
-    given = [key for key in ("good", "bad") if ratio.get(key) is not None]
+    given = [(key, value) for key, value in (("good", ratio.good), ("bad", ratio.bad)) if value is not None]
     if len(given) != 1:
-        raise ImportProblem(path, f"exactly one of good, bad is required with total (found: {', '.join(given) or 'none'})")
-    part = given[0]
-    query = template_window(_v1_query(ratio[part], join(path, part), references), join(join(path, part), query_path), counter).strip()
-    total = template_window(_v1_query(ratio["total"], join(path, "total"), references), join(join(path, "total"), query_path), counter).strip()
+        raise ImportProblem(path, f"exactly one of good, bad is required with total (found: {', '.join(key for key, _ in given) or 'none'})")
+    part, metric = given[0]
+    query = template_window(_v1_query(metric, join(path, part), references), join(join(path, part), query_path), ratio.counter).strip()
+    total = template_window(_v1_query(ratio.total, join(path, "total"), references), join(join(path, "total"), query_path), ratio.counter).strip()
     if part == "bad":
         return {"ratio": {"errors": query, "total": total}}
     return {"ratio": {"errors": f"({total})\n-\n({query})", "total": total}}
@@ -432,55 +404,42 @@ def _kpi(
 # --- v1alpha ----------------------------------------------------------------------------------------------------
 
 
-def _v1alpha(document: dict[str, Any], options: ImportOptions) -> list[dict[str, Any]]:
-    known_fields(document, ("apiVersion", "kind", "metadata", "spec"), "", "an OpenSLO v1alpha SLO")
-    metadata = mapping(document.get("metadata"), "metadata", required=True)
-    known_fields(metadata, ("name", "displayName"), "metadata", "OpenSLO v1alpha metadata")
-    name = string(metadata.get("name"), "metadata.name", required=True)
-    assert name is not None
-    spec = mapping(document.get("spec"), "spec", required=True)
-    known_fields(spec, ("description", "service", "indicator", "timeWindows", "budgetingMethod", "objectives"), "spec", "an OpenSLO v1alpha SLO")
-    service = string(spec.get("service"), "spec.service", required=True)
-    _budgeting(spec.get("budgetingMethod"), "spec.budgetingMethod")
-    window = _v1alpha_window(spec.get("timeWindows"), "spec.timeWindows")
-    objectives = sequence(spec.get("objectives"), "spec.objectives", required=True)
-    if not objectives:
+def _v1alpha(slo: V1alphaSlo, options: ImportOptions) -> list[dict[str, Any]]:
+    metadata, spec = slo.metadata, slo.spec
+    _budgeting(spec.budgeting_method, "spec.budgetingMethod")
+    window = _v1alpha_window(spec.time_windows, "spec.timeWindows")
+    if not spec.objectives:
         raise ImportProblem("spec.objectives", "at least one objective is required")
     owner, owner_note = choose_owner({}, {}, options, "an OpenSLO SLO")
     notes = [owner_note] if owner_note else []
-    description = string(spec.get("description"), "spec.description") or string(metadata.get("displayName"), "metadata.displayName")
+    description = spec.description or metadata.display_name
     namespace = namespace_for(options, None)
-    source = f"OpenSLO {V1ALPHA} SLO {name}"
-    names = _names(name, len(objectives), always_indexed=True)
-    threshold = mapping(mapping(spec.get("indicator"), "spec.indicator").get("thresholdMetric"), "spec.indicator.thresholdMetric")
+    source = f"OpenSLO {V1ALPHA} SLO {metadata.name}"
+    names = _names(metadata.name, len(spec.objectives), always_indexed=True)
+    threshold = spec.indicator.threshold_metric if spec.indicator is not None else None
     objects = []
-    for index, (objective, object_name) in enumerate(zip(objectives, names)):
+    for index, (objective, object_name) in enumerate(zip(spec.objectives, names)):
         path = join("spec.objectives", index)
-        objective = mapping(objective, path, required=True)
-        known_fields(objective, ("displayName", "op", "value", "target", "timeSliceTarget", "ratioMetrics"), path, "an OpenSLO v1alpha objective")
-        extra = _timeslice_notes(objective, path)
-        if objective.get("ratioMetrics") is None:
-            if not threshold:
+        extra = _timeslice_notes(path, {"timeSliceTarget": objective.time_slice_target})
+        ratio = objective.ratio_metrics
+        if ratio is None:
+            if threshold is None:
                 raise ImportProblem(join(path, "ratioMetrics"), "required field is missing (or give spec.indicator.thresholdMetric)")
             query = _v1alpha_query(threshold, "spec.indicator.thresholdMetric")
-            fraction = _objective_percent(objective, path) / 100
-            objects.append(
-                _kpi(service, object_name, namespace, owner, description, query, _threshold_target(objective, path), {}, {}, fraction, window[1], source, notes + extra)
-            )
+            fraction = _objective_percent(objective.target, None, path) / 100
+            target = _threshold_target(objective.op, objective.value, path)
+            objects.append(_kpi(spec.service, object_name, namespace, owner, description, query, target, {}, {}, fraction, window, source, notes + extra))
             continue
-        _no_ratio_operator(objective, path)
+        _no_ratio_operator(objective.op, objective.value, path)
         ratio_path = join(path, "ratioMetrics")
-        ratio = mapping(objective["ratioMetrics"], ratio_path)
-        known_fields(ratio, ("good", "total", "incremental"), ratio_path, "OpenSLO v1alpha ratioMetrics")
-        counter = flag(ratio.get("incremental"), join(ratio_path, "incremental"))
-        good = template_window(_v1alpha_query(ratio.get("good"), join(ratio_path, "good")), join(ratio_path, "good.query"), counter).strip()
-        total = template_window(_v1alpha_query(ratio.get("total"), join(ratio_path, "total")), join(ratio_path, "total.query"), counter).strip()
+        good = template_window(_v1alpha_query(ratio.good, join(ratio_path, "good")), join(ratio_path, "good.query"), ratio.incremental).strip()
+        total = template_window(_v1alpha_query(ratio.total, join(ratio_path, "total")), join(ratio_path, "total.query"), ratio.incremental).strip()
         slo_spec = {
-            "service": service,
+            "service": spec.service,
             "owner": owner,
             "description": description,
-            "objective": _objective_percent(objective, path),
-            "window": window[0],
+            "objective": _objective_percent(objective.target, None, path),
+            "window": window,
             "indicator": {"raw": {"errorRatio": f"1 - (\n  ({good})\n  /\n  ({total})\n)\n"}},
             "alerting": DISABLED_ALERTS,
         }
@@ -491,34 +450,19 @@ def _v1alpha(document: dict[str, Any], options: ImportOptions) -> list[dict[str,
     return objects
 
 
-def _v1alpha_window(value: Any, path: str) -> tuple[str, str]:
-    window = _one_window(value, path)
+def _v1alpha_window(windows: list[V1alphaTimeWindow], path: str) -> str:
+    window = _one_window(windows, path)
     window_path = join(path, 0)
-    known_fields(window, ("count", "unit", "isRolling", "calendar"), window_path, "an OpenSLO v1alpha time window")
-    _calendar_and_rolling(window, window_path)
-    count = number(window.get("count"), join(window_path, "count"), required=True)
-    unit = string(window.get("unit"), join(window_path, "unit"), required=True)
-    assert count is not None and unit is not None
-    if unit in ("Month", "Quarter", "Year"):
-        raise ImportProblem(join(window_path, "unit"), f"{unit}s have no fixed length; give the rolling window in Day or Week")
-    if unit not in _V1ALPHA_UNITS:
-        raise ImportProblem(join(window_path, "unit"), f"expected one of {', '.join(_V1ALPHA_UNITS)}, got {unit!r}")
-    if count != int(count) or count <= 0:
-        raise ImportProblem(join(window_path, "count"), f"must be a whole number above zero, got {count:g}")
-    duration = f"{int(count)}{_V1ALPHA_UNITS[unit]}"
-    return duration, duration
+    if window.unit in ("Month", "Quarter", "Year"):
+        raise ImportProblem(join(window_path, "unit"), f"{window.unit}s have no fixed length; give the rolling window in Day or Week")
+    if window.count != int(window.count) or window.count <= 0:
+        raise ImportProblem(join(window_path, "count"), f"must be a whole number above zero, got {window.count:g}")
+    return f"{int(window.count)}{_V1ALPHA_UNITS[window.unit]}"
 
 
-def _v1alpha_query(metric: Any, path: str) -> str:
-    metric = mapping(metric, path, required=True)
-    known_fields(metric, ("source", "queryType", "query", "metadata"), path, "an OpenSLO v1alpha metric")
-    source = string(metric.get("source"), join(path, "source"), required=True)
-    assert source is not None
-    if source.lower() not in PROMQL_SOURCES:
-        raise _source_type_problem(source, join(path, "source"))
-    query_type = string(metric.get("queryType"), join(path, "queryType"))
-    if query_type is not None and query_type.lower() != "promql":
-        raise ImportProblem(join(path, "queryType"), f"only promql queries are supported, got {query_type!r}")
-    query = string(metric.get("query"), join(path, "query"), required=True)
-    assert query is not None
-    return query
+def _v1alpha_query(metric: V1alphaMetric, path: str) -> str:
+    if metric.source.lower() not in PROMQL_SOURCES:
+        raise _source_type_problem(metric.source, join(path, "source"))
+    if metric.query_type is not None and metric.query_type.lower() != "promql":
+        raise ImportProblem(join(path, "queryType"), f"only promql queries are supported, got {metric.query_type!r}")
+    return metric.query

@@ -29,7 +29,8 @@ What maps to what:
 
 Options with no counterpart are noted and ignored: ``performanceOverAccuracy``, ``partial_response_strategy``,
 ``ruleOutput``, ``alerting.absentName``. Pyrra also treats labels with regex matchers as grouping labels in some
-rules; the import uses only the ``grouping`` given.
+rules; the import uses only the ``grouping`` given. ``pyrra_spec`` holds the model every document is parsed into
+first, so a field Pyrra does not have is refused there, naming it.
 """
 
 from __future__ import annotations
@@ -42,10 +43,9 @@ from ..api.durations import DurationError, format_duration_ms, parse_duration_ms
 from ..api.promql import WINDOW_VAR, escape_label_value
 from .objects import ImportOptions, build_object, choose_owner, namespace_for
 from .problem import ImportProblem, join
-from .reading import flag, known_fields, mapping, number, sequence, string, string_map
+from .pyrra_spec import API_VERSION, KIND, Alerting, Indicator, Metric, ServiceLevelObjective
+from .spec_model import parse
 
-API_VERSION = "pyrra.dev/v1alpha1"
-KIND = "ServiceLevelObjective"
 PROPAGATION_PREFIX = "pyrra.dev/"
 DEFAULT_ALERT_NAME = "ErrorBudgetBurn"
 SERVICE_LABELS = ("pyrra.dev/service", "service", "app.kubernetes.io/name")
@@ -71,54 +71,45 @@ def convert(document: dict[str, Any], options: ImportOptions = ImportOptions()) 
         raise ImportProblem("apiVersion", f"expected {API_VERSION}, got {document.get('apiVersion')!r}")
     if document.get("kind") != KIND:
         raise ImportProblem("kind", f"expected {KIND}, got {document.get('kind')!r}")
-    known_fields(document, ("apiVersion", "kind", "metadata", "spec", "status"), "", f"Pyrra's {KIND}")
-    metadata = mapping(document.get("metadata"), "metadata", required=True)
-    name = string(metadata.get("name"), "metadata.name", required=True)
-    assert name is not None
-    spec = mapping(document.get("spec"), "spec", required=True)
-    known_fields(
-        spec,
-        ("description", "indicator", "target", "window", "alerting", "partial_response_strategy", "performanceOverAccuracy", "ruleOutput"),
-        "spec",
-        f"Pyrra's {KIND}",
-    )
+    slo = parse(ServiceLevelObjective, document)
+    metadata, spec = slo.metadata, slo.spec
+    rule_output_set = spec.rule_output is not None and bool(spec.rule_output.model_fields_set)
     notes = [
         f"spec.{key}: no counterpart in kpi-operator; ignored"
-        for key in ("partial_response_strategy", "performanceOverAccuracy", "ruleOutput")
-        if spec.get(key) not in (None, False, "", "abort", {})
+        for key, used in (
+            ("partial_response_strategy", spec.partial_response_strategy == "warn"),
+            ("performanceOverAccuracy", bool(spec.performance_over_accuracy)),
+            ("ruleOutput", rule_output_set),
+        )
+        if used
     ]
-    objective = number(spec.get("target"), "spec.target", required=True)
-    window = string(spec.get("window"), "spec.window", required=True)
-    assert window is not None
     try:
-        window_ms = parse_duration_ms(window)
+        window_ms = parse_duration_ms(spec.window)
     except DurationError as error:
         raise ImportProblem("spec.window", str(error)) from None
-    indicator, main_selector = _indicator(mapping(spec.get("indicator"), "spec.indicator", required=True), "spec.indicator")
+    indicator, main_selector = _indicator(spec.indicator, "spec.indicator")
 
-    all_labels = string_map(metadata.get("labels"), "metadata.labels")
-    labels = {key[len(PROPAGATION_PREFIX):]: value for key, value in all_labels.items() if key.startswith(PROPAGATION_PREFIX)}
-    object_labels = {key: value for key, value in all_labels.items() if not key.startswith(PROPAGATION_PREFIX)}
-    all_annotations = string_map(metadata.get("annotations"), "metadata.annotations")
-    alert_annotations = {key[len(PROPAGATION_PREFIX):]: value for key, value in all_annotations.items() if key.startswith(PROPAGATION_PREFIX)}
+    labels = {key[len(PROPAGATION_PREFIX):]: value for key, value in metadata.labels.items() if key.startswith(PROPAGATION_PREFIX)}
+    object_labels = {key: value for key, value in metadata.labels.items() if not key.startswith(PROPAGATION_PREFIX)}
+    alert_annotations = {key[len(PROPAGATION_PREFIX):]: value for key, value in metadata.annotations.items() if key.startswith(PROPAGATION_PREFIX)}
     owner, owner_note = choose_owner({**object_labels, **labels}, {}, options, "a Pyrra SLO")
     notes += [owner_note] if owner_note else []
-    service, service_note = _service(all_labels, main_selector, name)
+    service, service_note = _service(metadata.labels, main_selector, metadata.name)
     notes += [service_note] if service_note else []
-    alerting, alert_notes = _alerting(mapping(spec.get("alerting"), "spec.alerting"), "spec.alerting", window_ms, alert_annotations)
+    alerting, alert_notes = _alerting(spec.alerting, "spec.alerting", window_ms, alert_annotations)
     notes += alert_notes
     slo_spec = {
         "service": service,
         "owner": owner,
-        "description": string(spec.get("description"), "spec.description"),
-        "objective": objective,
-        "window": window,
+        "description": spec.description,
+        "objective": spec.target,
+        "window": spec.window,
         "indicator": indicator,
         "labels": labels,
         "alerting": alerting,
     }
-    source = f"Pyrra {KIND} {metadata.get('namespace') or 'default'}/{name}"
-    return [build_object("SLO", name, namespace_for(options, metadata.get("namespace")), slo_spec, source=source, labels=object_labels, notes=notes)]
+    source = f"Pyrra {KIND} {metadata.namespace or 'default'}/{metadata.name}"
+    return [build_object("SLO", metadata.name, namespace_for(options, metadata.namespace), slo_spec, source=source, labels=object_labels, notes=notes)]
 
 
 # --- indicators -------------------------------------------------------------------------------------------------
@@ -150,61 +141,43 @@ class _Selector:
         return None
 
 
-def _metric(value: Any, path: str) -> _Selector:
-    metric = mapping(value, path, required=True)
-    known_fields(metric, ("metric",), path, "a Pyrra metric")
-    text = string(metric.get("metric"), join(path, "metric"), required=True)
-    assert text is not None
-    return _Selector(text, join(path, "metric"))
+def _selector(metric: Metric, path: str) -> _Selector:
+    return _Selector(metric.metric, join(path, "metric"))
 
 
-def _grouping(value: Any, path: str) -> list[str]:
-    grouping = sequence(value, path)
-    for index, label in enumerate(grouping):
-        if not isinstance(label, str):
-            raise ImportProblem(join(path, index), f"expected a label name, got {label!r}")
-    return grouping
-
-
-def _indicator(indicator: dict[str, Any], path: str) -> tuple[dict[str, Any], _Selector]:
+def _indicator(indicator: Indicator, path: str) -> tuple[dict[str, Any], _Selector]:
     """The kpi.dev indicator and the selector whose ``job`` may name the service."""
-    known_fields(indicator, ("ratio", "latency", "latencyNative", "bool_gauge"), path, "a Pyrra indicator")
-    given = [key for key in ("ratio", "latency", "latencyNative", "bool_gauge") if indicator.get(key) is not None]
+    given = [
+        key
+        for key, value in (("ratio", indicator.ratio), ("latency", indicator.latency), ("latencyNative", indicator.latency_native), ("bool_gauge", indicator.bool_gauge))
+        if value is not None
+    ]
     if len(given) != 1:
         raise ImportProblem(path, f"exactly one of ratio, latency, latencyNative, bool_gauge is required (found: {', '.join(given) or 'none'})")
-    kind = given[0]
-    kind_path = join(path, kind)
-    body = mapping(indicator[kind], kind_path)
-    grouping = _grouping(body.get("grouping"), join(kind_path, "grouping"))
-
-    if kind == "ratio":
-        known_fields(body, ("errors", "total", "grouping"), kind_path, "a Pyrra ratio indicator")
-        errors = _metric(body.get("errors"), join(kind_path, "errors"))
-        total = _metric(body.get("total"), join(kind_path, "total"))
-        result: dict[str, Any] = {"ratio": {"errorsMetric": errors.text, "totalMetric": total.text}}
-        main = total
-    elif kind == "latency":
-        known_fields(body, ("success", "total", "grouping"), kind_path, "a Pyrra latency indicator")
-        success = _metric(body.get("success"), join(kind_path, "success"))
-        total = _metric(body.get("total"), join(kind_path, "total"))
-        result = {"latency": _classic_latency(success, total, join(kind_path, "success.metric"), join(kind_path, "total.metric"))}
-        main = total
-    elif kind == "latencyNative":
-        known_fields(body, ("latency", "total", "grouping"), kind_path, "a Pyrra latencyNative indicator")
-        latency = string(body.get("latency"), join(kind_path, "latency"), required=True)
-        assert latency is not None
+    kind_path = join(path, given[0])
+    result: dict[str, Any]
+    if indicator.ratio is not None:
+        errors = _selector(indicator.ratio.errors, join(kind_path, "errors"))
+        main = _selector(indicator.ratio.total, join(kind_path, "total"))
+        result = {"ratio": {"errorsMetric": errors.text, "totalMetric": main.text}}
+        grouping = indicator.ratio.grouping
+    elif indicator.latency is not None:
+        success = _selector(indicator.latency.success, join(kind_path, "success"))
+        main = _selector(indicator.latency.total, join(kind_path, "total"))
+        result = {"latency": _classic_latency(success, main, join(kind_path, "success.metric"), join(kind_path, "total.metric"))}
+        grouping = indicator.latency.grouping
+    elif indicator.latency_native is not None:
         try:
-            threshold = parse_duration_ms(latency) / 1000
+            threshold = parse_duration_ms(indicator.latency_native.latency) / 1000
         except DurationError as error:
             raise ImportProblem(join(kind_path, "latency"), str(error)) from None
-        total = _metric(body.get("total"), join(kind_path, "total"))
-        result = {"latency": {"histogram": total.name, "selector": total.render(), "threshold": threshold, "native": True}}
-        main = total
+        main = _selector(indicator.latency_native.total, join(kind_path, "total"))
+        result = {"latency": {"histogram": main.name, "selector": main.render(), "threshold": threshold, "native": True}}
+        grouping = indicator.latency_native.grouping
     else:
-        known_fields(body, ("metric", "grouping"), kind_path, "a Pyrra bool_gauge indicator")
-        text = string(body.get("metric"), join(kind_path, "metric"), required=True)
-        assert text is not None
-        main = _Selector(text, join(kind_path, "metric"))
+        assert indicator.bool_gauge is not None
+        main = _Selector(indicator.bool_gauge.metric, join(kind_path, "metric"))
+        grouping = indicator.bool_gauge.grouping
         if grouping:
             raise ImportProblem(
                 join(kind_path, "grouping"),
@@ -220,7 +193,7 @@ def _indicator(indicator: dict[str, Any], path: str) -> tuple[dict[str, Any], _S
             }
         }
     if grouping:
-        result["grouping"] = grouping
+        result["grouping"] = list(grouping)
     return result, main
 
 
@@ -264,20 +237,16 @@ def _scaled(duration_ms: int, window_ms: int) -> int:
     return (minutes + (1 if rest * 2 >= _MINUTE else 0)) * _MINUTE
 
 
-def _alerting(alerting: dict[str, Any], path: str, window_ms: int, annotations: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
-    known_fields(alerting, ("absent", "absentName", "burnrates", "disabled", "name", "severities"), path, "Pyrra's alerting")
+def _alerting(alerting: Alerting, path: str, window_ms: int, annotations: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     notes: list[str] = []
-    severities = string_map(alerting.get("severities"), join(path, "severities"))
-    known_fields(severities, ("absent", "fastBurn", "mediumBurn", "slowBurn", "longTermBurn"), join(path, "severities"), "Pyrra's severities")
-    name = string(alerting.get("name"), join(path, "name")) or DEFAULT_ALERT_NAME
+    severities = alerting.severities
+    name = alerting.name or DEFAULT_ALERT_NAME
     result: dict[str, Any] = {"name": name}
     if annotations:
         result["annotations"] = annotations
-    disabled = flag(alerting.get("disabled"), join(path, "disabled"))
-    burnrates = alerting.get("burnrates")
-    burnrates_on = True if burnrates is None else flag(burnrates, join(path, "burnrates"))
-    absent = alerting.get("absent")
-    absent_on = True if absent is None else flag(absent, join(path, "absent"))
+    disabled = alerting.disabled
+    burnrates_on = alerting.burnrates is not False
+    absent_on = alerting.absent is not False
 
     tiers: dict[str, list[tuple[int, int, int, float]]] = {"page": [], "ticket": []}
     for tier, short, long, for_, factor in PYRRA_WINDOWS:
@@ -285,17 +254,17 @@ def _alerting(alerting: dict[str, Any], path: str, window_ms: int, annotations: 
         if scaled_short <= 0:
             raise ImportProblem("spec.window", "too short for Pyrra's burn-rate windows (the shortest rounds to zero minutes)")
         tiers[tier].append((scaled_short, scaled_long, _scaled(for_, window_ms), factor))
-    for tier, key, fast, slow, default_severity in (
-        ("page", "pageAlert", "fastBurn", "mediumBurn", "critical"),
-        ("ticket", "ticketAlert", "slowBurn", "longTermBurn", "warning"),
+    for tier, key, (fast, fast_severity), (slow, slow_severity), default_severity in (
+        ("page", "pageAlert", ("fastBurn", severities.fast_burn), ("mediumBurn", severities.medium_burn), "critical"),
+        ("ticket", "ticketAlert", ("slowBurn", severities.slow_burn), ("longTermBurn", severities.long_term_burn), "warning"),
     ):
         pairs = tiers[tier]
         settings: dict[str, Any] = {}
         if disabled or not burnrates_on:
             settings["disabled"] = True
-        severity = severities.get(fast) or severities.get(slow) or default_severity
-        if severities.get(fast) and severities.get(slow) and severities[fast] != severities[slow]:
-            notes.append(f"{join(path, 'severities')}: kpi.dev has one severity per tier; {key} uses {fast}'s {severities[fast]!r}")
+        severity = fast_severity or slow_severity or default_severity
+        if fast_severity and slow_severity and fast_severity != slow_severity:
+            notes.append(f"{join(path, 'severities')}: kpi.dev has one severity per tier; {key} uses {fast}'s {fast_severity!r}")
         settings["labels"] = {"severity": severity}
         fors = [pair[2] for pair in pairs if pair[2] > 0]
         if fors:
@@ -315,8 +284,8 @@ def _alerting(alerting: dict[str, Any], path: str, window_ms: int, annotations: 
         ]
         result[key] = settings
     if absent_on and not disabled:
-        result["noData"] = {"for": format_duration_ms(max(_scaled(_ABSENT_FOR, window_ms), _MINUTE)), "labels": {"severity": severities.get("absent") or "critical"}}
-        notes.append(f"{path}.absent: Pyrra's absent alert ({alerting.get('absentName') or 'SLOMetricAbsent'}) becomes {name}NoData")
-    elif alerting.get("absentName"):
+        result["noData"] = {"for": format_duration_ms(max(_scaled(_ABSENT_FOR, window_ms), _MINUTE)), "labels": {"severity": severities.absent or "critical"}}
+        notes.append(f"{path}.absent: Pyrra's absent alert ({alerting.absent_name or 'SLOMetricAbsent'}) becomes {name}NoData")
+    elif alerting.absent_name:
         notes.append(f"{path}.absentName: ignored, the absent alert is off")
     return result, notes

@@ -16,46 +16,24 @@ mapping is field for field:
 
 Refused, with the field named: SLI plugins (``sli.plugin``) and SLO plugin chains (``slo_plugins``,
 ``plugins``), because their rules are computed by Go code at Sloth run time; ``AlertWindows`` documents (set the
-tiers' ``windows`` instead); any field this importer does not know.
+tiers' ``windows`` instead); any field Sloth does not have (``sloth_spec`` holds the models of both spellings).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from .objects import ImportOptions, build_object, choose_owner, namespace_for
 from .problem import ImportProblem, join
-from .reading import flag, known_fields, mapping, number, sequence, string, string_map
-
-FILE_VERSION = "prometheus/v1"
-CR_API_VERSION = "sloth.slok.dev/v1"
-CR_KIND = "PrometheusServiceLevel"
-
-# Field spellings: the file format is snake_case, the Kubernetes CR camelCase.
-_SNAKE = {
-    "plugins_group": "slo_plugins",
-    "error": "error_query",
-    "total": "total_query",
-    "ratio": "error_ratio_query",
-    "page": "page_alert",
-    "ticket": "ticket_alert",
-}
-_CAMEL = {
-    "plugins_group": "sloPlugins",
-    "error": "errorQuery",
-    "total": "totalQuery",
-    "ratio": "errorRatioQuery",
-    "page": "pageAlert",
-    "ticket": "ticketAlert",
-}
+from .sloth_spec import CR_API_VERSION, CR_KIND, FILE_VERSION, Alerting, Group, PrometheusServiceLevel, Sli, Slo, SlothFile, SloPlugins
+from .spec_model import parse, spelling
 
 
 def convert(document: dict[str, Any], options: ImportOptions = ImportOptions()) -> list[dict[str, Any]]:
     """The SLO objects of one Sloth document; raises ``ImportProblem`` naming the Sloth field."""
     if document.get("version") == FILE_VERSION:
-        known_fields(document, ("version", "service", "labels", "slo_plugins", "slos"), "", "Sloth's prometheus/v1 spec")
-        service = string(document.get("service"), "service", required=True)
-        return _group(document, "", _SNAKE, options, namespace_for(options, None), {}, f"Sloth {FILE_VERSION} service {service}")
+        spec = parse(SlothFile, document)
+        return _group(spec, "", options, namespace_for(options, None), {}, f"Sloth {FILE_VERSION} service {spec.service}")
     if document.get("apiVersion") != CR_API_VERSION:
         raise ImportProblem("apiVersion", f"expected Sloth's {CR_API_VERSION} or a version: {FILE_VERSION} file, got {document.get('apiVersion')!r}")
     kind = document.get("kind")
@@ -67,34 +45,25 @@ def convert(document: dict[str, Any], options: ImportOptions = ImportOptions()) 
         )
     if kind != CR_KIND:
         raise ImportProblem("kind", f"expected {CR_KIND}, got {kind!r}")
-    known_fields(document, ("apiVersion", "kind", "metadata", "spec", "status"), "", f"Sloth's {CR_KIND}")
-    metadata = mapping(document.get("metadata"), "metadata", required=True)
-    spec = mapping(document.get("spec"), "spec", required=True)
-    known_fields(spec, ("service", "labels", "sloPlugins", "slos"), "spec", f"Sloth's {CR_KIND}")
-    namespace = namespace_for(options, metadata.get("namespace"))
-    object_labels = string_map(metadata.get("labels"), "metadata.labels")
-    source = f"Sloth {CR_KIND} {metadata.get('namespace') or 'default'}/{metadata.get('name')}"
-    return _group(spec, "spec", _CAMEL, options, namespace, object_labels, source)
+    resource = parse(PrometheusServiceLevel, document)
+    metadata = resource.metadata
+    source = f"Sloth {CR_KIND} {metadata.namespace or 'default'}/{metadata.name}"
+    return _group(resource.spec, "spec", options, namespace_for(options, metadata.namespace), metadata.labels, source)
 
 
-def _group(
-    group: dict[str, Any], path: str, names: dict[str, str], options: ImportOptions, namespace: str, object_labels: dict[str, str], source: str
-) -> list[dict[str, Any]]:
-    service = string(group.get("service"), join(path, "service"), required=True)
-    _refuse_plugins(group.get(names["plugins_group"]), join(path, names["plugins_group"]))
-    group_labels = string_map(group.get("labels"), join(path, "labels"))
-    slos = sequence(group.get("slos"), join(path, "slos"), required=True)
-    if not slos:
-        raise ImportProblem(join(path, "slos"), "a Sloth spec needs at least one SLO")
+def _group(group: Group, path: str, options: ImportOptions, namespace: str, object_labels: dict[str, str], source: str) -> list[dict[str, Any]]:
+    _refuse_plugins(group.slo_plugins, join(path, spelling(type(group), "slo_plugins")))
+    slos_path = join(path, "slos")
+    if not group.slos:
+        raise ImportProblem(slos_path, "a Sloth spec needs at least one SLO")
     return [
-        _slo(mapping(item, join(join(path, "slos"), index), required=True), join(join(path, "slos"), index), names, options, namespace, service, group_labels, object_labels, source)
-        for index, item in enumerate(slos)
+        _slo(slo, join(slos_path, index), options, namespace, group.service, group.labels, object_labels, source)
+        for index, slo in enumerate(group.slos)
     ]
 
 
-def _refuse_plugins(value: Any, path: str) -> None:
-    plugins = mapping(value, path)
-    if sequence(plugins.get("chain"), join(path, "chain")):
+def _refuse_plugins(plugins: Optional[SloPlugins], path: str) -> None:
+    if plugins is not None and plugins.chain:
         raise ImportProblem(
             path,
             "Sloth SLO plugins rewrite the generated rules with Go code at Sloth run time; kpi-operator has no plugin "
@@ -103,9 +72,8 @@ def _refuse_plugins(value: Any, path: str) -> None:
 
 
 def _slo(
-    slo: dict[str, Any],
+    slo: Slo,
     path: str,
-    names: dict[str, str],
     options: ImportOptions,
     namespace: str,
     service: str,
@@ -113,71 +81,58 @@ def _slo(
     object_labels: dict[str, str],
     source: str,
 ) -> dict[str, Any]:
-    known_fields(slo, ("name", "description", "objective", "labels", "sli", "alerting", "plugins"), path, "a Sloth SLO")
-    name = string(slo.get("name"), join(path, "name"), required=True)
-    _refuse_plugins(slo.get("plugins"), join(path, "plugins"))
-    labels = {**group_labels, **string_map(slo.get("labels"), join(path, "labels"))}
+    _refuse_plugins(slo.plugins, join(path, "plugins"))
+    labels = {**group_labels, **slo.labels}
     owner, note = choose_owner(labels, {}, options, "a Sloth spec")
     spec: dict[str, Any] = {
         "service": service,
         "owner": owner,
-        "description": string(slo.get("description"), join(path, "description")),
-        "objective": number(slo.get("objective"), join(path, "objective"), required=True),
+        "description": slo.description,
+        "objective": slo.objective,
         "window": options.default_window,
-        "indicator": _indicator(mapping(slo.get("sli"), join(path, "sli"), required=True), join(path, "sli"), names),
+        "indicator": _indicator(slo.sli, join(path, "sli")),
         "labels": labels,
-        "alerting": _alerting(mapping(slo.get("alerting"), join(path, "alerting")), join(path, "alerting"), names),
+        "alerting": _alerting(slo.alerting),
     }
-    return build_object("SLO", name, namespace, spec, source=source, labels=object_labels, notes=[note] if note else None)
+    return build_object("SLO", slo.name, namespace, spec, source=source, labels=object_labels, notes=[note] if note else None)
 
 
-def _indicator(sli: dict[str, Any], path: str, names: dict[str, str]) -> dict[str, Any]:
-    if "plugin" in sli:
-        plugin = mapping(sli.get("plugin"), join(path, "plugin"))
+def _indicator(sli: Sli, path: str) -> dict[str, Any]:
+    if sli.plugin is not None:
         raise ImportProblem(
             join(path, "plugin"),
-            f"Sloth SLI plugins (id {plugin.get('id')!r}) build their queries with Go code at Sloth run time and are not "
+            f"Sloth SLI plugins (id {sli.plugin.id!r}) build their queries with Go code at Sloth run time and are not "
             "supported; write the SLI as events (error and total queries) or raw (an error-ratio query)",
         )
-    known_fields(sli, ("events", "raw"), path, "a Sloth SLI")
-    given = [kind for kind in ("events", "raw") if sli.get(kind) is not None]
+    given = [kind for kind, value in (("events", sli.events), ("raw", sli.raw)) if value is not None]
     if len(given) != 1:
         raise ImportProblem(path, f"exactly one of events, raw, plugin is required (found: {', '.join(given) or 'none'})")
-    if given == ["events"]:
-        events = mapping(sli["events"], join(path, "events"))
-        known_fields(events, (names["error"], names["total"]), join(path, "events"), "a Sloth events SLI")
-        return {
-            "ratio": {
-                "errors": string(events.get(names["error"]), join(join(path, "events"), names["error"]), required=True),
-                "total": string(events.get(names["total"]), join(join(path, "events"), names["total"]), required=True),
-            }
-        }
-    raw = mapping(sli["raw"], join(path, "raw"))
-    known_fields(raw, (names["ratio"],), join(path, "raw"), "a Sloth raw SLI")
-    return {"raw": {"errorRatio": string(raw.get(names["ratio"]), join(join(path, "raw"), names["ratio"]), required=True)}}
+    if sli.events is not None:
+        return {"ratio": {"errors": sli.events.error_query, "total": sli.events.total_query}}
+    assert sli.raw is not None
+    return {"raw": {"errorRatio": sli.raw.error_ratio_query}}
 
 
-def _alerting(alerting: dict[str, Any], path: str, names: dict[str, str]) -> dict[str, Any]:
-    known_fields(alerting, ("name", "labels", "annotations", names["page"], names["ticket"]), path, "Sloth's alerting")
+def _alerting(alerting: Optional[Alerting]) -> dict[str, Any]:
+    if alerting is None:
+        return {}
     result: dict[str, Any] = {}
-    name = string(alerting.get("name"), join(path, "name"))
-    if name:
-        result["name"] = name
-    for key in ("labels", "annotations"):
-        values = string_map(alerting.get(key), join(path, key))
-        if values:
-            result[key] = values
-    for source_key, target_key in ((names["page"], "pageAlert"), (names["ticket"], "ticketAlert")):
-        tier_path = join(path, source_key)
-        tier = mapping(alerting.get(source_key), tier_path)
-        known_fields(tier, ("disable", "labels", "annotations"), tier_path, "a Sloth alert tier")
+    if alerting.name:
+        result["name"] = alerting.name
+    if alerting.labels:
+        result["labels"] = alerting.labels
+    if alerting.annotations:
+        result["annotations"] = alerting.annotations
+    for tier, target_key in ((alerting.page_alert, "pageAlert"), (alerting.ticket_alert, "ticketAlert")):
+        if tier is None:
+            continue
         converted: dict[str, Any] = {}
-        if flag(tier.get("disable"), join(tier_path, "disable")):
+        if tier.disable:
             converted["disabled"] = True
-        for key in ("labels", "annotations"):
-            values = string_map(tier.get(key), join(tier_path, key))
-            if values:
-                converted[key] = values
+        if tier.labels:
+            converted["labels"] = tier.labels
+        if tier.annotations:
+            converted["annotations"] = tier.annotations
         if converted:
             result[target_key] = converted
     return result
