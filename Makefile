@@ -7,8 +7,9 @@ DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: setup test test-fast demo lint golden bench clean
 
-# $(call install,EXTRA): Debian's prometheus package (the server and promtool) when missing, then a venv with the
-# package and the EXTRA extra.
+# $(call install,REQUIREMENT): Debian's prometheus package (the server and promtool) when missing, then a venv with
+# REQUIREMENT (the package, with or without an extra) and the devtools distribution (./devtools: the emulated
+# Kubernetes API, the local Prometheus and the synthetic exporter the demo and the tests run; never in the image).
 define install
 	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || { \
 	  echo "prometheus/promtool not found: installing Debian's prometheus package"; \
@@ -16,16 +17,16 @@ define install
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[$(1)]'
+	$(BIN)/pip install -q -e '$(1)' -e ./devtools
 endef
 
-$(STAMP): pyproject.toml
-	$(call install,dev)
+$(STAMP): pyproject.toml devtools/pyproject.toml
+	$(call install,.[dev])
 	@touch $(STAMP)
 
-# The demo needs less than the tests: the package and its demo extra (the emulated Kubernetes API).
-$(DEMO_STAMP): pyproject.toml
-	$(call install,demo)
+# The demo needs less than the tests: the package and the devtools distribution, without the test extra.
+$(DEMO_STAMP): pyproject.toml devtools/pyproject.toml
+	$(call install,.)
 	@touch $(DEMO_STAMP)
 
 setup: $(STAMP)

@@ -11,7 +11,7 @@ next to them.
 What it measures (every process separate, so memory and CPU are per process):
 
 (a) Reconcile at scale. The emulated Kubernetes API runs in its own process
-    (``python -m kpi_operator.devtools.kube_emulator``); N SLOs (default 1,000) are created at once through its
+    (``python -m kpi_operator_devtools.kube_emulator``); N SLOs (default 1,000) are created at once through its
     HTTP API (aiohttp, 64 requests in flight). Two operators are timed, each as a subprocess on a fresh emulator:
 
     - ours: ``kpi-operator run`` (evaluation interval 5 s, against a real Prometheus that has no rules loaded, so
@@ -64,8 +64,8 @@ sys.path.insert(0, str(ROOT / "operator"))
 import aiohttp  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from kpi_operator.adapters.prometheus_server import PrometheusServer  # noqa: E402
-from kpi_operator.adapters.synthetic_exporter import Exporter  # noqa: E402
+from kpi_operator_devtools.prometheus_server import PrometheusServer  # noqa: E402
+from kpi_operator_devtools.synthetic_exporter import Exporter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "operator.json"
 HANDLED = "kopf.zalando.org/last-handled-configuration"
@@ -167,7 +167,7 @@ import collections
 import json
 import sys
 
-from kpi_operator.devtools import kube_emulator
+from kpi_operator_devtools import kube_emulator
 
 limit = int(sys.argv.pop(1))
 served = collections.Counter()  # requests by verb and resource, printed at exit: what each operator asks of the API

@@ -79,7 +79,7 @@ Usage in a test (in-process)::
 
 In a separate process (prints ``READY http://127.0.0.1:PORT`` on stdout, serves until killed)::
 
-    python -m kpi_operator.devtools.kube_emulator --port 0 --crds crds/ --kubeconfig-out /tmp/kubeconfig
+    python -m kpi_operator_devtools.kube_emulator --port 0 --crds crds/ --kubeconfig-out kubeconfig
 
 All state-reading helpers (:meth:`~KubeEmulator.create`, :meth:`~KubeEmulator.get`, ...) are
 synchronous and must be called from the thread that runs the emulator's event loop.
@@ -1619,7 +1619,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
 
 # --------------------------------------------------------------------------------------------------
-# A separate process: python -m kpi_operator.devtools.kube_emulator --port 0 --crds DIR --kubeconfig-out PATH
+# A separate process: python -m kpi_operator_devtools.kube_emulator --port 0 --crds DIR --kubeconfig-out PATH
 # --------------------------------------------------------------------------------------------------
 
 async def _serve_forever(args: argparse.Namespace) -> None:
@@ -1636,7 +1636,7 @@ async def _serve_forever(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog='python -m kpi_operator.devtools.kube_emulator',
+    parser = argparse.ArgumentParser(prog='python -m kpi_operator_devtools.kube_emulator',
                                      description='Serve an emulated Kubernetes API until killed.')
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=0, help='0 picks a free port')

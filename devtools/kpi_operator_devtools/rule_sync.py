@@ -11,7 +11,7 @@ import asyncio
 import json
 from typing import Any, Optional
 
-from ..adapters.prometheus_server import PrometheusServer
+from .prometheus_server import PrometheusServer
 from .kube_emulator import KubeEmulator
 
 

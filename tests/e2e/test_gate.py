@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from kpi_operator.adapters.prometheus_server import PrometheusServer
-from kpi_operator.adapters.synthetic_exporter import Exporter
+from kpi_operator_devtools.prometheus_server import PrometheusServer
+from kpi_operator_devtools.synthetic_exporter import Exporter
 from support.kube_emulator import KubeEmulator, load_crds
 from support.operator_env import CRDS, Env, RuleSync, operator_env, running_operator
 

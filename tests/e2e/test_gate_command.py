@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kpi_operator.adapters.prometheus_server import PrometheusServer
-from kpi_operator.adapters.synthetic_exporter import Exporter
+from kpi_operator_devtools.prometheus_server import PrometheusServer
+from kpi_operator_devtools.synthetic_exporter import Exporter
 
 pytestmark = pytest.mark.e2e
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpi_operator.adapters.prometheus_server import (
+from kpi_operator_devtools.prometheus_server import (
     PrometheusError,
     PrometheusReloadError,
     PrometheusServer,
 )
-from kpi_operator.adapters.synthetic_exporter import Exporter
+from kpi_operator_devtools.synthetic_exporter import Exporter
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 """Smoke test of the shipped command: ``kpi-operator run`` as a process of its own, as a user or a pod runs it.
 
-The emulated Kubernetes API runs in another process (``python -m kpi_operator.devtools.kube_emulator``) and the
+The emulated Kubernetes API runs in another process (``python -m kpi_operator_devtools.kube_emulator``) and the
 operator reaches it only through the kubeconfig that process writes; a real Prometheus scrapes the test's exporter.
 The test talks to the API over HTTP with ``kubernetes_asyncio``, as ``kubectl`` would, and reads the operator's
 ``/healthz`` and ``/metrics`` over HTTP. The other in-process e2e tests cover the behaviour in depth; this one
@@ -26,8 +26,8 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpi_operator.adapters.prometheus_server import PrometheusServer
-from kpi_operator.adapters.synthetic_exporter import Exporter
+from kpi_operator_devtools.prometheus_server import PrometheusServer
+from kpi_operator_devtools.synthetic_exporter import Exporter
 from support.kopf_runner import wait_for
 
 pytestmark = [pytest.mark.e2e]
@@ -134,7 +134,7 @@ async def emulator(tmp_path: Path) -> AsyncIterator[Path]:
     """The emulated API in a process of its own; yields the kubeconfig it wrote."""
     kubeconfig = tmp_path / "kubeconfig"
     proc = Process(
-        [sys.executable, "-m", "kpi_operator.devtools.kube_emulator", "--port", "0", "--crds", str(CRDS), "--kubeconfig-out", str(kubeconfig)],
+        [sys.executable, "-m", "kpi_operator_devtools.kube_emulator", "--port", "0", "--crds", str(CRDS), "--kubeconfig-out", str(kubeconfig)],
         tmp_path / "emulator.log",
     )
     try:

@@ -1,2 +1,2 @@
-"""``kpi-operator demo``: the whole loop on one machine, narrated (needs Debian's ``prometheus`` and the
-``demo`` extra). See ``runner.run_demo``."""
+"""``kpi-operator demo``: the whole loop on one machine, narrated (needs Debian's ``prometheus``). See
+``runner.run_demo``."""

@@ -4,13 +4,14 @@
 Everything real that can run on one machine is real: Prometheus (Debian's package) scrapes the exporter and
 evaluates the generated rules, and ``kpi-operator run`` is the same process a cluster would run, talking HTTP to
 the emulated API through a kubeconfig. Only the API server is emulated (and prometheus-operator's delivery of
-rules, done by ``devtools.rule_sync``).
+rules, done by ``kpi_operator_devtools.rule_sync``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -24,8 +25,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 
-from ..adapters.prometheus_server import PrometheusNotInstalled, PrometheusServer
-from ..adapters.synthetic_exporter import Exporter
+from ..kube_emulator import KubeEmulator, load_crds
+from ..prometheus_server import PrometheusNotInstalled, PrometheusServer
+from ..rule_sync import RuleSync
+from ..synthetic_exporter import Exporter
 from . import scenario
 from .narrator import Narrator
 
@@ -35,12 +38,20 @@ class DemoFailed(Exception):
 
 
 def _crds_dir() -> Path:
-    """The CRDs: from the source tree, or the copy shipped in the package."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[3] / "crds", here.parent / "crds"):
+    """The CRDs of the clone this distribution was installed from (``pip install -e ./devtools``), else of the clone
+    the demo runs in: neither distribution ships them."""
+    for candidate in (Path(__file__).resolve().parents[3] / "crds", Path.cwd() / "crds"):
         if candidate.is_dir():
             return candidate
     raise DemoFailed("cannot find the CRDs (crds/ of the source tree); run the demo from a clone of the repository")
+
+
+def _product_path() -> str:
+    """Where this process found ``kpi_operator``: the operator's process runs that same copy, installed or not."""
+    spec = importlib.util.find_spec("kpi_operator")
+    if spec is None or not spec.submodule_search_locations:
+        return ""
+    return str(Path(next(iter(spec.submodule_search_locations))).resolve().parent)
 
 
 def _free_port() -> int:
@@ -105,8 +116,6 @@ class Demo:
         self.n.good(f"Prometheus on {self.prom.url} (1s scrape and rule evaluation)")
 
     async def start_cluster(self) -> None:
-        from ..devtools.kube_emulator import KubeEmulator, load_crds
-
         self.n.step("Start the emulated Kubernetes API and install the KPI and SLO CRDs")
         self.emu = KubeEmulator(crds=load_crds(_crds_dir()), request_log_limit=100)
         await self.emu.__aenter__()
@@ -124,7 +133,7 @@ class Demo:
             "--metrics-port", str(self.metrics_port),
             "--metrics-host", "127.0.0.1",
         ]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]))}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_product_path(), os.environ.get("PYTHONPATH", "")]))}
         self.operator = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         url = f"http://127.0.0.1:{self.metrics_port}/healthz"
 
@@ -135,8 +144,6 @@ class Demo:
         self.n.good(f"operator pid {self.operator.pid}: /healthz and /metrics on 127.0.0.1:{self.metrics_port}; log in {self.tmp / 'operator.log'}")
 
     async def apply_objects(self) -> None:
-        from ..devtools.rule_sync import RuleSync
-
         self.n.step("Apply the Deployments, the gated SLO and the KPI (what `kubectl apply` would send)")
         stable = self.emu.create(scenario.deployment("stable", "checkout:1.4.2", revision=1, replicas=4))
         self.emu.create(scenario.replicaset(stable, "stable", "checkout:1.4.2", 1))

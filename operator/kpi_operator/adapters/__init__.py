@@ -1,1 +1,1 @@
-"""The only I/O: the Kubernetes API, the Prometheus HTTP API, and local Prometheus processes."""
+"""The only I/O: the Kubernetes API and the Prometheus HTTP API."""
