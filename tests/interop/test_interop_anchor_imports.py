@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from kpi_operator.interop import Imported, import_documents, split_documents
-from kpi_operator.render import dump_yaml_documents
+from kpi_operator.cli.render import dump_yaml_documents
 from support.anchors import anchor
 
 Edit = Callable[[list[Any]], None]

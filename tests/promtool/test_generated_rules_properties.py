@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from kpi_operator.api import parse_object
 from kpi_operator.cli import main
-from kpi_operator.render import dump_yaml
+from kpi_operator.cli.render import dump_yaml
 from kpi_operator.rules import build_rule_file, generate_groups
 from support.promtool import promtool_path, requires_promtool
 

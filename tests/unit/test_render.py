@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi_operator.api import load_text
-from kpi_operator.render import dump_yaml, dump_yaml_documents
+from kpi_operator.cli.render import dump_yaml, dump_yaml_documents
 from kpi_operator.rules import build_prometheus_rule, generate_groups
 
 ROOT = Path(__file__).resolve().parents[2]

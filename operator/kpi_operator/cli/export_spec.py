@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..api.loading import Document
-from ..inputs import add_filename_argument, load_documents
+from .inputs import add_filename_argument, load_documents
 from ..interop import ExportProblem, ExportSkipped, export_object
-from ..render import dump_yaml_documents
+from .render import dump_yaml_documents
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ from ..api.durations import DurationError, parse_duration_seconds
 from ..api.models import KPI, SLO
 from ..evaluation.direct import error_ratio_query, events_query, kpi_value_query, page_windows
 from ..gate import KPIReading, Outcome, SLOReading, Verdict, kpi_verdict, slo_verdict
-from ..inputs import add_filename_argument, load_documents
+from .inputs import add_filename_argument, load_documents
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

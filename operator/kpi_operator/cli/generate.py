@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..inputs import add_filename_argument, load_documents
-from ..render import dump_yaml, write_yaml_documents
+from .inputs import add_filename_argument, load_documents
+from .render import dump_yaml, write_yaml_documents
 from ..rules import RULE_SCHEMAS, build_prometheus_rule, build_rule_file, generate_groups
 from .validate import check
 

@@ -15,10 +15,10 @@ import yaml
 
 from ..api.durations import DurationError, parse_duration_ms
 from ..api.loading import parse_object
-from ..inputs import add_filename_argument, iter_sources
+from .inputs import add_filename_argument, iter_sources
 from ..interop import FORMATS, ImportOptions, SourceDocument, import_documents, notes_of, split_documents
 from ..interop.detect import describe
-from ..render import dump_yaml_documents
+from .render import dump_yaml_documents
 from ..rules import SchemaError, generate_groups
 
 

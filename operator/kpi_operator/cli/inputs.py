@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .api.loading import Document, Problem, load_text
+from ..api.loading import Document, Problem, load_text
 
 
 def add_filename_argument(parser: "argparse.ArgumentParser") -> None:

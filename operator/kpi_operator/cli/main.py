@@ -10,10 +10,10 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from . import __version__
+from .. import __version__
 from .inputs import InputError
 
-COMMANDS = ("generate", "validate", "import_spec", "export_spec", "gate", "run", "demo")  # module names in commands/; each names its subcommand
+COMMANDS = ("generate", "validate", "import_spec", "export_spec", "gate", "run", "demo")  # modules of this package; each names its subcommand
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kpi-operator {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f".commands.{name}", __package__).add_parser(subparsers)
+        importlib.import_module(f".{name}", __package__).add_parser(subparsers)
     return parser
 
 
@@ -41,7 +41,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..inputs import add_filename_argument, load_documents
+from .inputs import add_filename_argument, load_documents
 from ..rules import RULE_SCHEMAS, SchemaError, generate_groups
 
 
