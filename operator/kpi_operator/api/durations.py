@@ -7,6 +7,7 @@ Prometheus' ``model.Duration.String`` so that names generated here equal Sloth's
 
 from __future__ import annotations
 
+import functools
 import re
 
 _UNITS: dict[str, int] = {
@@ -33,6 +34,15 @@ def parse_duration_ms(text: str) -> int:
     """
     if not isinstance(text, str):
         raise DurationError(f"not a duration: {text!r} (expected a string like 5m, 1h or 30d)")
+    return _parse_text_ms(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text_ms(text: str) -> int:
+    """:func:`parse_duration_ms` of a string, remembered: the same few windows (``5m``, ``1h``, ``30d``) are parsed
+    for every SLO, by validation, rule generation and every evaluation cycle. Only strings reach the cache (an
+    unhashable value from a loaded document would make it raise ``TypeError`` instead of ``DurationError``);
+    errors are not remembered, and a cluster's distinct durations fit the bound many times over."""
     if text == "0":
         return 0
     if not _WHOLE.fullmatch(text):

@@ -11,10 +11,10 @@ from typing import Any
 
 from ..api.models import KPI
 from ..api.promql import format_float, render_window
+from .compiled import compile_kpi
 from .naming import camel_case, group_name, selector, template_literal, template_literals
-
-VALUE = "kpi:value"
-INFO = "kpi_operator_kpi_info"
+from .records import KPI_INFO as INFO
+from .records import KPI_VALUE as VALUE
 
 # The comparison that means "breached" for each healthy op.
 BREACH_OP = {">=": "<", ">": "<=", "<=": ">", "<": ">="}
@@ -59,14 +59,15 @@ def kpi_groups(kpi: KPI, definition_version: int = 1) -> list[dict[str, Any]]:
         {"record": INFO, "expr": "vector(1)", "labels": info_labels},
     ]
     breach = BREACH_OP[spec.target.op]
+    alert_for = compile_kpi(kpi).alert_for
     alerts = []
     for severity, bound in breach_levels(kpi):
         rule: dict[str, Any] = {
             "alert": f"{camel_case(kpi.metadata.name)}KPIBreach",
             "expr": f"{VALUE}{ident} {breach} {format_float(bound)}",
         }
-        if spec.for_ and spec.for_ not in ("0", "0s"):
-            rule["for"] = spec.for_
+        if alert_for is not None:
+            rule["for"] = alert_for
         rule["labels"] = {**template_literals(spec.labels), "severity": severity}
         rule["annotations"] = {
             "summary": f"KPI {kpi.metadata.name} is {severity}: value {{{{ $value }}}} {breach} {format_float(bound)} (target {spec.target.op} {format_float(spec.target.value)}).",

@@ -17,20 +17,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.durations import parse_duration_ms
 from ..api.models import SLO
 from ..api.promql import format_float
 from . import sli
+from .compiled import CompiledSLO, WindowPair, compile_slo
 from .naming import camel_case, group_name, selector, template_literal, template_literals
-from .windows import WindowPair, period_window, recorded_windows, window_pairs
+from .records import BUDGET_REMAINING, ERROR_BUDGET, ERROR_EVENTS, ERROR_RATIO, OBJECTIVE, TOTAL_EVENTS
+from .records import SLO_INFO as INFO
 
-ERROR_EVENTS = "slo:error_events:rate{window}"
-TOTAL_EVENTS = "slo:total_events:rate{window}"
-ERROR_RATIO = "slo:error_ratio:rate{window}"
-OBJECTIVE = "slo:objective:ratio"
-ERROR_BUDGET = "slo:error_budget:ratio"
-BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
-INFO = "kpi_operator_slo_info"
+__all__ = [
+    "BUDGET_REMAINING",
+    "ERROR_BUDGET",
+    "ERROR_EVENTS",
+    "ERROR_RATIO",
+    "INFO",
+    "OBJECTIVE",
+    "TOTAL_EVENTS",
+    "alert_name",
+    "alert_rules",
+    "identity_labels",
+    "meta_rules",
+    "series_labels",
+    "sli_rules",
+    "slo_groups",
+]
 
 
 def identity_labels(slo: SLO) -> dict[str, str]:
@@ -59,41 +69,44 @@ def sli_rules(slo: SLO) -> list[dict[str, Any]]:
     """Recording rules for every alert window and for the period."""
     labels = series_labels(slo)
     ident = selector(identity_labels(slo))
-    windows = recorded_windows(slo)
-    base = windows[0]
-    period = period_window(slo)
+    compiled = compile_slo(slo)
+    has_events = sli.has_events(slo)
     rules: list[dict[str, Any]] = []
-    for window in windows:
-        if sli.has_events(slo):
+    for window in compiled.recorded_windows:
+        records = compiled.native_records[window]
+        if has_events:
             errors = sli.error_query(slo, window)
             total = sli.total_query(slo, window)
-            rules.append(_record(ERROR_EVENTS.format(window=window), f"({errors})\nor\n0 * ({total})", labels))
-            rules.append(_record(TOTAL_EVENTS.format(window=window), str(total), labels))
+            rules.append(_record(records.error_events, f"({errors})\nor\n0 * ({total})", labels))
+            rules.append(_record(records.total_events, str(total), labels))
             rules.append(
                 _record(
-                    ERROR_RATIO.format(window=window),
-                    f"{ERROR_EVENTS.format(window=window)}{ident}\n/\n{TOTAL_EVENTS.format(window=window)}{ident}",
+                    records.error_ratio,
+                    f"{records.error_events}{ident}\n/\n{records.total_events}{ident}",
                     labels,
                 )
             )
         else:
-            rules.append(_record(ERROR_RATIO.format(window=window), str(sli.raw_ratio_query(slo, window)), labels))
-    if period not in windows:
-        if sli.has_events(slo):
-            errors_base = f"{ERROR_EVENTS.format(window=base)}{ident}"
-            total_base = f"{TOTAL_EVENTS.format(window=base)}{ident}"
-            rules.append(_record(ERROR_EVENTS.format(window=period), f"avg_over_time({errors_base}[{period}])", labels))
-            rules.append(_record(TOTAL_EVENTS.format(window=period), f"avg_over_time({total_base}[{period}])", labels))
+            rules.append(_record(records.error_ratio, str(sli.raw_ratio_query(slo, window)), labels))
+    if not compiled.period_is_recorded:
+        period = compiled.period
+        base = compiled.native_records[compiled.shortest_window]
+        records = compiled.native_records[period]
+        if has_events:
+            errors_base = f"{base.error_events}{ident}"
+            total_base = f"{base.total_events}{ident}"
+            rules.append(_record(records.error_events, f"avg_over_time({errors_base}[{period}])", labels))
+            rules.append(_record(records.total_events, f"avg_over_time({total_base}[{period}])", labels))
             rules.append(
                 _record(
-                    ERROR_RATIO.format(window=period),
+                    records.error_ratio,
                     f"sum_over_time({errors_base}[{period}])\n/\nsum_over_time({total_base}[{period}])",
                     labels,
                 )
             )
         else:
-            ratio_base = f"{ERROR_RATIO.format(window=base)}{ident}"
-            rules.append(_record(ERROR_RATIO.format(window=period), f"avg_over_time({ratio_base}[{period}])", labels))
+            ratio_base = f"{base.error_ratio}{ident}"
+            rules.append(_record(records.error_ratio, f"avg_over_time({ratio_base}[{period}])", labels))
     return rules
 
 
@@ -101,9 +114,9 @@ def meta_rules(slo: SLO, definition_version: int = 1) -> list[dict[str, Any]]:
     """Objective, error budget, remaining budget and an info series (owner, objective, window, version)."""
     labels = series_labels(slo)
     ident = selector(identity_labels(slo))
-    objective = slo.spec.objective / 100
-    budget = (100 - slo.spec.objective) / 100
-    period = period_window(slo)
+    compiled = compile_slo(slo)
+    period = compiled.period
+    budget = compiled.error_budget
     info_labels = {
         **labels,
         "owner": slo.spec.owner,
@@ -113,29 +126,29 @@ def meta_rules(slo: SLO, definition_version: int = 1) -> list[dict[str, Any]]:
         "definition_version": str(definition_version),
     }
     return [
-        _record(OBJECTIVE, f"vector({format_float(objective)})", labels),
+        _record(OBJECTIVE, f"vector({format_float(compiled.objective_ratio)})", labels),
         _record(ERROR_BUDGET, f"vector({format_float(budget)})", labels),
         _record(
             BUDGET_REMAINING,
-            f"1 - {ERROR_RATIO.format(window=period)}{ident} / {format_float(budget)}",
+            f"1 - {compiled.native_records[period].error_ratio}{ident} / {format_float(budget)}",
             labels,
         ),
         _record(INFO, "vector(1)", info_labels),
     ]
 
 
-def _pair_condition(slo: SLO, pair: WindowPair, ident: str) -> str:
-    budget = (100 - slo.spec.objective) / 100
-    threshold = f"({format_float(pair.factor)} * {format_float(budget)})"
+def _pair_condition(slo: SLO, compiled: CompiledSLO, pair: WindowPair, ident: str) -> str:
+    threshold = f"({format_float(pair.factor)} * {format_float(compiled.error_budget)})"
+    long_records = compiled.native_records[pair.long]
     lines = [
-        f"{ERROR_RATIO.format(window=pair.short)}{ident} > {threshold}",
+        f"{compiled.native_records[pair.short].error_ratio}{ident} > {threshold}",
         "and",
-        f"{ERROR_RATIO.format(window=pair.long)}{ident} > {threshold}",
+        f"{long_records.error_ratio}{ident} > {threshold}",
     ]
     min_events = slo.spec.alerting.min_events
     if min_events:
-        seconds = format_float(parse_duration_ms(pair.long) / 1000.0)
-        lines += ["and", f"{TOTAL_EVENTS.format(window=pair.long)}{ident} * {seconds} >= {min_events}"]
+        seconds = format_float(compiled.window_seconds[pair.long])
+        lines += ["and", f"{long_records.total_events}{ident} * {seconds} >= {min_events}"]
     return "(\n" + "\n".join("  " + line for line in lines) + "\n)"
 
 
@@ -146,10 +159,12 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
     """One burn-rate alert per enabled tier, plus the no-data alert when asked for."""
     alerting = slo.spec.alerting
     ident = selector(identity_labels(slo))
+    compiled = compile_slo(slo)
     rules: list[dict[str, Any]] = []
-    for tier, pairs in window_pairs(slo, include_disabled=False).items():
+    for tier_windows in compiled.enabled_tiers():
+        tier = tier_windows.tier
         settings = alerting.page_alert if tier == "page" else alerting.ticket_alert
-        expr = "\nor\n".join(_pair_condition(slo, pair, ident) for pair in pairs)
+        expr = "\nor\n".join(_pair_condition(slo, compiled, pair, ident) for pair in tier_windows.pairs)
         rule: dict[str, Any] = {
             "alert": alert_name(slo),
             "expr": expr,
@@ -167,7 +182,7 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
             "summary": f"{template_literal(slo.spec.service)} SLO {slo.metadata.name} is burning its error budget too fast ({tier}).",
             "description": (
                 f"{{{{$labels.slo_namespace}}}}/{{{{$labels.slo_name}}}}: the error ratio is above "
-                f"the {tier} burn-rate threshold for objective {format_float(slo.spec.objective)}% over {period_window(slo)}."
+                f"the {tier} burn-rate threshold for objective {format_float(slo.spec.objective)}% over {compiled.period}."
             ),
             **alerting.annotations,
             **settings.annotations,
@@ -175,12 +190,12 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
         rules.append(rule)
     no_data = alerting.no_data
     if no_data is not None and not no_data.disabled:
-        base = recorded_windows(slo)[0]
-        record = TOTAL_EVENTS if sli.has_events(slo) else ERROR_RATIO
+        base = compiled.native_records[compiled.shortest_window]
+        record = base.total_events if sli.has_events(slo) else base.error_ratio
         rules.append(
             {
                 "alert": f"{alert_name(slo)}NoData",
-                "expr": f"absent({record.format(window=base)}{ident})",
+                "expr": f"absent({record}{ident})",
                 "for": no_data.for_,
                 "labels": {
                     **template_literals(slo.spec.labels),

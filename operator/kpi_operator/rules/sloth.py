@@ -9,16 +9,35 @@ service. What Sloth cannot express is refused here with a message, not approxima
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from ..api.durations import parse_duration_ms
 from ..api.models import SLO
 from ..api.promql import format_float
 from . import sli
+from .compiled import WindowPair, compile_slo
 from .naming import camel_case, selector, template_literals
-from .windows import WindowPair, period_window, recorded_windows, window_pairs
+from .records import (
+    ERROR_BUDGET,
+    OBJECTIVE,
+    SLOTH_BUDGET_REMAINING,
+    SLOTH_CURRENT_BURN_RATE,
+    SLOTH_INFO,
+    SLOTH_PERIOD_BURN_RATE,
+    SLOTH_PERIOD_DAYS,
+)
+from .records import SLOTH_SLI_ERROR as SLI_RECORD
 
-SLI_RECORD = "slo:sli_error:ratio_rate{window}"
+__all__ = [
+    "SLI_RECORD",
+    "SchemaError",
+    "alert_rules",
+    "check_expressible",
+    "identity_labels",
+    "meta_rules",
+    "sli_rules",
+    "slo_groups",
+    "sloth_id",
+]
 
 
 class SchemaError(ValueError):
@@ -58,18 +77,19 @@ def _sli_expr(slo: SLO, window: str) -> str:
 
 def sli_rules(slo: SLO) -> list[dict[str, Any]]:
     ident = selector(identity_labels(slo))
-    period = period_window(slo)
+    compiled = compile_slo(slo)
+    period = compiled.period
     # A long window equal to the period is written once, in the period's form below (twice would be two rules
     # recording one series).
     rules = [
-        {"record": SLI_RECORD.format(window=window), "expr": _sli_expr(slo, window), "labels": _labels(slo, sloth_window=window)}
-        for window in recorded_windows(slo)
+        {"record": compiled.sloth_records[window], "expr": _sli_expr(slo, window), "labels": _labels(slo, sloth_window=window)}
+        for window in compiled.recorded_windows
         if window != period
     ]
-    base = SLI_RECORD.format(window=recorded_windows(slo)[0])
+    base = compiled.sloth_records[compiled.shortest_window]
     rules.append(
         {
-            "record": SLI_RECORD.format(window=period),
+            "record": compiled.sloth_records[period],
             "expr": (
                 f"sum_over_time({base}{ident}[{period}])\n/ ignoring (sloth_window)\n"
                 f"count_over_time({base}{ident}[{period}])\n"
@@ -83,28 +103,27 @@ def sli_rules(slo: SLO) -> list[dict[str, Any]]:
 def meta_rules(slo: SLO, mode: str = "cli-gen-prom", spec: str = "prometheus/v1", version: str = "kpi-operator") -> list[dict[str, Any]]:
     """Sloth's meta recordings; ``mode``, ``spec`` and ``version`` fill the ``sloth_slo_info`` labels of those names."""
     ident = selector(identity_labels(slo))
-    objective = format_float(slo.spec.objective / 100)
-    period = period_window(slo)
+    compiled = compile_slo(slo)
+    objective = format_float(compiled.objective_ratio)
     labels = _labels(slo)
     on = "on(sloth_id, sloth_slo, sloth_service) group_left"
-    days = parse_duration_ms(slo.spec.window) / (24 * 3600 * 1000)
     return [
-        {"record": "slo:objective:ratio", "expr": f"vector({objective})", "labels": labels},
-        {"record": "slo:error_budget:ratio", "expr": f"vector(1-{objective})", "labels": labels},
-        {"record": "slo:time_period:days", "expr": f"vector({format_float(days)})", "labels": labels},
+        {"record": OBJECTIVE, "expr": f"vector({objective})", "labels": labels},
+        {"record": ERROR_BUDGET, "expr": f"vector(1-{objective})", "labels": labels},
+        {"record": SLOTH_PERIOD_DAYS, "expr": f"vector({format_float(compiled.period_days)})", "labels": labels},
         {
-            "record": "slo:current_burn_rate:ratio",
-            "expr": f"{SLI_RECORD.format(window=recorded_windows(slo)[0])}{ident}\n/ {on}\nslo:error_budget:ratio{ident}\n",
+            "record": SLOTH_CURRENT_BURN_RATE,
+            "expr": f"{compiled.sloth_records[compiled.shortest_window]}{ident}\n/ {on}\n{ERROR_BUDGET}{ident}\n",
             "labels": labels,
         },
         {
-            "record": "slo:period_burn_rate:ratio",
-            "expr": f"{SLI_RECORD.format(window=period)}{ident}\n/ {on}\nslo:error_budget:ratio{ident}\n",
+            "record": SLOTH_PERIOD_BURN_RATE,
+            "expr": f"{compiled.sloth_records[compiled.period]}{ident}\n/ {on}\n{ERROR_BUDGET}{ident}\n",
             "labels": labels,
         },
-        {"record": "slo:period_error_budget_remaining:ratio", "expr": f"1 - slo:period_burn_rate:ratio{ident}", "labels": labels},
+        {"record": SLOTH_BUDGET_REMAINING, "expr": f"1 - {SLOTH_PERIOD_BURN_RATE}{ident}", "labels": labels},
         {
-            "record": "sloth_slo_info",
+            "record": SLOTH_INFO,
             "expr": "vector(1)",
             "labels": _labels(
                 slo,
@@ -117,11 +136,9 @@ def meta_rules(slo: SLO, mode: str = "cli-gen-prom", spec: str = "prometheus/v1"
     ]
 
 
-def _pair(pair: WindowPair, ident: str, budget: str) -> str:
+def _pair(pair: WindowPair, sli_records: Mapping[str, str], ident: str, budget: str) -> str:
     def side(window: str) -> str:
-        return (
-            f"    max({SLI_RECORD.format(window=window)}{ident} > ({format_float(pair.factor)} * {budget})) without (sloth_window)"
-        )
+        return f"    max({sli_records[window]}{ident} > ({format_float(pair.factor)} * {budget})) without (sloth_window)"
 
     return f"(\n{side(pair.short)}\n    and\n{side(pair.long)}\n)"
 
@@ -129,12 +146,15 @@ def _pair(pair: WindowPair, ident: str, budget: str) -> str:
 def alert_rules(slo: SLO) -> list[dict[str, Any]]:
     alerting = slo.spec.alerting
     ident = selector(identity_labels(slo))
-    budget = format_float((100 - slo.spec.objective) / 100)
+    compiled = compile_slo(slo)
+    budget = format_float(compiled.error_budget)
     name = alerting.name or f"{camel_case(slo.metadata.name)}ErrorBudgetBurn"
     rules: list[dict[str, Any]] = []
-    for tier, pairs in window_pairs(slo, include_disabled=False).items():
+    for tier_windows in compiled.enabled_tiers():
+        tier = tier_windows.tier
         settings = alerting.page_alert if tier == "page" else alerting.ticket_alert
-        rule: dict[str, Any] = {"alert": name, "expr": "\nor\n".join(_pair(p, ident, budget) for p in pairs) + "\n"}
+        expr = "\nor\n".join(_pair(pair, compiled.sloth_records, ident, budget) for pair in tier_windows.pairs)
+        rule: dict[str, Any] = {"alert": name, "expr": expr + "\n"}
         if settings.for_:
             rule["for"] = settings.for_
         rule["labels"] = dict(sorted({**alerting.labels, **settings.labels, "sloth_severity": tier}.items()))
@@ -154,7 +174,7 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
         rules.append(
             {
                 "alert": f"{name}NoData",
-                "expr": f"absent({SLI_RECORD.format(window=recorded_windows(slo)[0])}{ident})",
+                "expr": f"absent({compiled.sloth_records[compiled.shortest_window]}{ident})",
                 "for": no_data.for_,
                 "labels": dict(
                     sorted({**alerting.labels, **no_data.labels, "sloth_severity": "ticket", **template_literals(identity_labels(slo))}.items())
