@@ -8,20 +8,14 @@ sloth schema should have a service/name pair unique in the cluster), ``kpi_names
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Union
 
 from ..api.models import KPI, SLO
-from ..rules import kpi as kpi_rules
-from ..rules import native
+from ..rules.records import RecordKind, classify
 from .queries import SERIES_LABEL
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
-
-_NATIVE_RATIO = re.compile(r"^slo:error_ratio:rate(.+)$")
-_NATIVE_TOTAL = re.compile(r"^slo:total_events:rate(.+)$")
-_SLOTH_RATIO = re.compile(r"^slo:sli_error:ratio_rate(.+)$")
 
 
 @dataclass(frozen=True)
@@ -83,20 +77,21 @@ def collect(
     for sample in values:
         if tuple(sorted(sample.labels.items())) in stale:
             continue
-        name = sample.labels.get("__name__", "")
+        record = classify(sample.labels.get("__name__", ""))
+        if record is None:
+            continue
+        kind, window = record
         for key in _series_key(sample.labels, sloth_index):
             if key not in result:
                 continue
             series = result[key]
-            ratio = _NATIVE_RATIO.match(name) or _SLOTH_RATIO.match(name)
-            total = _NATIVE_TOTAL.match(name)
-            if ratio:
-                series.error_ratios.setdefault(ratio.group(1), []).append(sample.value)
-            elif total:
-                series.total_rates.setdefault(total.group(1), []).append(sample.value)
-            elif name in (native.BUDGET_REMAINING, "slo:period_error_budget_remaining:ratio"):
+            if kind is RecordKind.ERROR_RATIO and window is not None:
+                series.error_ratios.setdefault(window, []).append(sample.value)
+            elif kind is RecordKind.TOTAL_EVENTS and window is not None:
+                series.total_rates.setdefault(window, []).append(sample.value)
+            elif kind is RecordKind.BUDGET_REMAINING:
                 series.budget_remaining.append(sample.value)
-            elif name == kpi_rules.VALUE:
+            elif kind is RecordKind.KPI_VALUE:
                 series.values.append(sample.value)
     for sample in alerts:
         labels = sample.labels

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from ..api import conditions as cond
-from ..api.durations import parse_duration_seconds
 from ..api.models import KPI
 from ..api.status import AnyStatus, GateStatus, GateVerdict, status_type
 from ..api.timestamps import utc_timestamp
+from ..rules.compiled import compile_kpi
 from .collect import Key
 
 HEARTBEAT_INTERVALS = 10
@@ -145,5 +145,5 @@ def plan_outage(tracked: Sequence[Tracked], reason: str, now: float) -> dict[Key
 
 def kpi_history_after(history: Sequence[tuple[float, Optional[float]]], kpi: KPI, now: float, value: Optional[float]) -> list[tuple[float, Optional[float]]]:
     """The KPI's readings after this cycle's, trimmed to what its gate can need (its ``for`` and an hour)."""
-    horizon = now - (parse_duration_seconds(kpi.spec.for_) + KPI_HISTORY_MARGIN)
+    horizon = now - (compile_kpi(kpi).for_seconds + KPI_HISTORY_MARGIN)
     return [(t, v) for t, v in [*history, (now, value)] if t >= horizon]

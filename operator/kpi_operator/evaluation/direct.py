@@ -11,13 +11,13 @@ from ..api.models import KPI, SLO
 from ..api.durations import parse_duration_seconds
 from ..api.promql import format_float, render_window
 from ..rules import sli
-from ..rules.windows import window_pairs
+from ..rules.compiled import compile_slo
 
 
 def page_windows(slo: SLO) -> list[str]:
     """Every short and long window of the page tier (the tier the gate judges)."""
     windows: list[str] = []
-    for pair in window_pairs(slo)["page"]:
+    for pair in compile_slo(slo).pairs("page"):
         for window in (pair.short, pair.long):
             if window not in windows:
                 windows.append(window)

@@ -10,10 +10,10 @@ import math
 from typing import Optional, Union
 
 from ..api.comparison import breached
-from ..api.durations import format_duration_ms, parse_duration_ms
+from ..api.durations import format_duration_ms
 from ..api.models import KPI, SLO
 from ..api.status import AnyStatus, ErrorBudget, KPIStatus, SLOStatus, State
-from ..rules.windows import period_window, recorded_windows
+from ..rules.compiled import CompiledSLO, compile_slo
 from .collect import ObjectSeries
 
 
@@ -42,9 +42,10 @@ def _round(value: Optional[float], digits: int = 4) -> Optional[float]:
 def evaluate_slo(slo: SLO, series: ObjectSeries) -> SLOStatus:
     """``sli`` (percent good over the period), ``errorBudget``, ``burnRates``, ``exhaustionEstimate``, ``alerts``,
     ``state`` for one SLO from its series."""
-    budget = (100 - slo.spec.objective) / 100
-    period = period_window(slo)
-    windows = recorded_windows(slo) + ([period] if period not in recorded_windows(slo) else [])
+    compiled = compile_slo(slo)
+    budget = compiled.error_budget
+    period = compiled.period
+    windows = compiled.windows_with_period
     ratios = {w: _worst_high(series.error_ratios.get(w, [])) for w in windows}
     burn_rates = {w: _round(r / budget) for w, r in ratios.items() if r is not None}
     period_ratio = ratios.get(period)
@@ -56,7 +57,7 @@ def evaluate_slo(slo: SLO, series: ObjectSeries) -> SLOStatus:
         sli=round(100 * (1 - period_ratio), 4) if period_ratio is not None else None,
         error_budget=ErrorBudget(total=_round(budget), remaining=_round(remaining)),
         burn_rates=burn_rates,
-        exhaustion_estimate=_exhaustion(slo, remaining, ratios, budget),
+        exhaustion_estimate=_exhaustion(compiled, remaining, ratios, budget),
         alerts=alerts,
     )
     if not burn_rates:
@@ -70,7 +71,7 @@ def evaluate_slo(slo: SLO, series: ObjectSeries) -> SLOStatus:
     return result
 
 
-def _exhaustion(slo: SLO, remaining: Optional[float], ratios: dict[str, Optional[float]], budget: float) -> Optional[str]:
+def _exhaustion(compiled: CompiledSLO, remaining: Optional[float], ratios: dict[str, Optional[float]], budget: float) -> Optional[str]:
     """Time until the budget is gone at the current (1h, or shortest-long-window) burn; None when not burning.
 
     At burn rate b the whole period's budget lasts period / b; what is left lasts remaining x period / b.
@@ -86,7 +87,7 @@ def _exhaustion(slo: SLO, remaining: Optional[float], ratios: dict[str, Optional
     if ratio <= 0:
         return None
     burn = ratio / budget
-    seconds = remaining * parse_duration_ms(slo.spec.window) / 1000.0 / burn
+    seconds = remaining * compiled.period_seconds / burn
     # Coarse on purpose: hours beyond a day, minutes beyond an hour; finer would change every cycle.
     unit = 3600 if seconds >= 86400 else 60 if seconds >= 3600 else 1
     return format_duration_ms(max(round(seconds / unit), 1) * unit * 1000)

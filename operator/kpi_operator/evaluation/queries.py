@@ -7,23 +7,10 @@ one for firing alerts. 10 SLOs or 10,000: three queries.
 
 from __future__ import annotations
 
-from ..rules import kpi as kpi_rules
-from ..rules import native
-from ..rules.sloth import SLI_RECORD
+from ..rules.records import READ_BACK_SELECTOR
 
-RECORD_NAMES = "|".join(
-    [
-        native.ERROR_RATIO.format(window=".+"),
-        native.TOTAL_EVENTS.format(window=".+"),
-        native.BUDGET_REMAINING,
-        kpi_rules.VALUE,
-        SLI_RECORD.format(window=".+"),
-        "slo:period_error_budget_remaining:ratio",
-    ]
-)
-
-#: Every recorded series the status is made of.
-VALUES_QUERY = f'{{__name__=~"{RECORD_NAMES}"}}'
+#: Every recorded series the status is made of (both rule schemas; ``rules.records`` owns the names).
+VALUES_QUERY = READ_BACK_SELECTOR
 
 #: The same series' sample times; ``timestamp()`` drops ``__name__``, so it is copied to a label first.
 SERIES_LABEL = "kpi_operator_series"

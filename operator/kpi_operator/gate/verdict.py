@@ -29,7 +29,7 @@ from ..api.status import GateVerdict
 from ..api.promql import format_float
 from ..api.comparison import BREACH_OP, breached
 from ..rules.kpi import breach_levels
-from ..rules.windows import WindowPair, window_pairs
+from ..rules.compiled import WindowPair, compile_slo
 
 NoData = Literal["hold", "fail"]
 Sample = Tuple[float, Optional[float]]
@@ -232,7 +232,7 @@ def _by_window(values: Mapping[str, Optional[float]]) -> dict[str, Optional[floa
 
 def error_budget(slo: SLO) -> float:
     """``1 - objective``, computed as the generated rules compute it, so the gate and the alerts agree to the bit."""
-    return (100 - slo.spec.objective) / 100
+    return compile_slo(slo).error_budget
 
 
 def _burn(ratio: float, budget: float) -> str:
@@ -283,7 +283,7 @@ def slo_verdict(slo: SLO, reading: SLOReading, no_data: Optional[NoData] = None)
     """Fail when a page-tier window pair burns above its threshold in both its short and its long window.
 
     The condition is the page alert's: ``ratio(short) > factor x (1 - objective)`` and the same for the long
-    window, for any pair of ``window_pairs(slo)["page"]`` (a disabled page alert still gates: ``gate`` is its own
+    window, for any pair of the page tier (``compile_slo(slo).pairs("page")`` ; a disabled page alert still gates: ``gate`` is its own
     switch). A firing pair fails the SLO even when another pair has no data. Otherwise a pair without data makes
     the verdict inconclusive (no data), then a pair whose long window saw fewer than ``minEvents`` events (not
     enough evidence; an unknown count is no data). ``no_data`` overrides ``gate.noData``.
@@ -292,7 +292,7 @@ def slo_verdict(slo: SLO, reading: SLOReading, no_data: Optional[NoData] = None)
     name = f"SLO {slo.metadata.name}"
     setting = _no_data_setting(spec.gate, no_data)
     budget = error_budget(slo)
-    pairs = window_pairs(slo)["page"]
+    pairs = compile_slo(slo).pairs("page")
     query = reading.query
     if reading.query_error is not None:
         first = pairs[0].factor * budget if pairs else None

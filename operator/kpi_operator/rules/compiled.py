@@ -93,6 +93,10 @@ class CompiledSLO:
         """Whether some alert window equals the period, so the period already has its windowed records."""
         return len(self.windows_with_period) == len(self.recorded_windows)
 
+    def pairs(self, tier: Tier) -> tuple[WindowPair, ...]:
+        """A tier's window pairs, disabled or not (the gate judges the page tier's even with its alert off)."""
+        return next((t.pairs for t in self.tiers if t.tier == tier), ())
+
     def enabled_tiers(self) -> tuple[TierWindows, ...]:
         """The tiers that alert."""
         return tuple(tier for tier in self.tiers if not tier.disabled)

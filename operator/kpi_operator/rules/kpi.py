@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.comparison import BREACH_OP
 from ..api.models import KPI
 from ..api.promql import format_float, render_window
 from .compiled import compile_kpi
@@ -16,8 +17,7 @@ from .naming import camel_case, group_name, selector, template_literal, template
 from .records import KPI_INFO as INFO
 from .records import KPI_VALUE as VALUE
 
-# The comparison that means "breached" for each healthy op.
-BREACH_OP = {">=": "<", ">": "<=", "<=": ">", "<": ">="}
+
 
 
 def identity_labels(kpi: KPI) -> dict[str, str]:

@@ -18,8 +18,8 @@ from ..gate import kpi_verdict, slo_verdict
 from ..gate.readings import kpi_reading, slo_reading
 from ..gate.rounds import Round, TargetStep, act_report, acted_on_failure, finish_round, matching_deployments, plan_round
 from ..gate.verdict import Outcome
-from ..rules import native
-from ..rules.windows import recorded_windows
+from ..rules.compiled import compile_slo
+from ..rules.records import ERROR_RATIO
 from .state import Entry, Runtime
 
 logger = logging.getLogger("kpi_operator.gate")
@@ -29,7 +29,7 @@ def outcome_for(entry: Entry, series: ObjectSeries) -> Outcome:
     """The verdict on the cycle's readings: the SLO's recorded error ratios, the KPI's values so far."""
     obj = entry.obj
     if isinstance(obj, SLO):
-        reading = slo_reading(series.error_ratios, series.total_rates, recorded_windows(obj), native.ERROR_RATIO.format(window="*"))
+        reading = slo_reading(series.error_ratios, series.total_rates, compile_slo(obj).recorded_windows, ERROR_RATIO.format(window="*"))
         return slo_verdict(obj, reading)
     assert obj is not None
     return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query))
