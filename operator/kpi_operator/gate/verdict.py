@@ -283,10 +283,11 @@ def slo_verdict(slo: SLO, reading: SLOReading, no_data: Optional[NoData] = None)
     """Fail when a page-tier window pair burns above its threshold in both its short and its long window.
 
     The condition is the page alert's: ``ratio(short) > factor x (1 - objective)`` and the same for the long
-    window, for any pair of the page tier (``compile_slo(slo).pairs("page")`` ; a disabled page alert still gates: ``gate`` is its own
-    switch). A firing pair fails the SLO even when another pair has no data. Otherwise a pair without data makes
-    the verdict inconclusive (no data), then a pair whose long window saw fewer than ``minEvents`` events (not
-    enough evidence; an unknown count is no data). ``no_data`` overrides ``gate.noData``.
+    window, for any pair of the page tier (``compile_slo(slo).pairs("page")``; a disabled page alert still
+    gates: ``gate`` is its own switch). A firing pair fails the SLO even when another pair has no data.
+    Otherwise a pair without data makes the verdict inconclusive (no data), then a pair whose long window saw
+    fewer than ``minEvents`` events (not enough evidence; an unknown count is no data). ``no_data`` overrides
+    ``gate.noData``.
     """
     spec = slo.spec
     name = f"SLO {slo.metadata.name}"
