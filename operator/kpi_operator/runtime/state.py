@@ -14,7 +14,7 @@ from typing import Any, Iterator, Optional, Union
 from ..adapters.kube import KubeClient
 from ..adapters.prometheus import PrometheusReader
 from ..api.models import API_VERSION, KPI, SLO
-from ..api.status import AnyStatus, SLOStatus
+from ..api.status import AnyStatus, SLOStatus, status_type
 from ..evaluation import Tracked
 from .config import OperatorConfig
 from .telemetry import Telemetry
@@ -34,6 +34,10 @@ class Entry:
     invalid: bool = False  # the current generation is invalid; obj is the last good one (or None)
     written_at: float = 0.0  # when the evaluation loop last planned a status write (for the heartbeat)
     kpi_history: list[tuple[float, Optional[float]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, status_type(self.kind)):
+            self.status = status_type(self.kind).model_validate(self.status.to_patch())
 
     @property
     def key(self) -> Key:
