@@ -42,12 +42,10 @@ from kpi_operator.api import parse_object
 from kpi_operator.api.loading import Problem
 from kpi_operator.api.models import KPI, SLO, KPISpec, SLOSpec
 
-try:
-    import celpy
-    import re2  # google-re2, a dependency of cel-python: the API server's regexps are RE2 (Go) too
-    from celpy import celtypes
-except ImportError:  # pragma: no cover - a dev dependency; require_cel() says how to get it
-    celpy = None
+# Declared dev dependencies: a broken install fails here, it does not skip.
+import celpy
+import re2  # google-re2, a dependency of cel-python: the API server's regexps are RE2 (Go) too
+from celpy import celtypes
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILES = {"SLO": ROOT / "crds" / "kpi.dev_slos.yaml", "KPI": ROOT / "crds" / "kpi.dev_kpis.yaml"}
@@ -199,7 +197,6 @@ def apply_defaults(node: dict[str, Any], value: Any) -> Any:
 
 def schema_errors(node: dict[str, Any], value: Any) -> list[FieldError]:
     """JSON Schema errors as the API server reports them: a missing or unknown field is named in the path."""
-    require_cel()
     errors = []
     for error in _validator_class()(to_json_schema(node)).iter_errors(value):
         base = list(error.absolute_path)
@@ -254,14 +251,8 @@ def cel_program(rule: str) -> Any:
     return environment.program(environment.compile(rule))
 
 
-def require_cel() -> None:
-    if celpy is None:
-        pytest.skip("cel-python is not installed (a dev dependency: pip install -e '.[dev]')")
-
-
 def cel_errors(node: dict[str, Any], value: Any, path: str = "") -> list[FieldError]:
     """Evaluate every ``x-kubernetes-validations`` rule on the values present, as the API server does."""
-    require_cel()
     errors = []
     for rule in node.get("x-kubernetes-validations", []):
         where = (path + rule.get("fieldPath", "")).lstrip(".")
@@ -856,7 +847,6 @@ def test_a_cel_rule_is_one_the_api_server_would_install(kind: str, path: str, ru
     / ``maxItems`` / ``maxLength``, because the API server estimates a rule's cost from those bounds and refuses
     a CRD whose rules could cost too much (per rule 10^7, per CRD 10^8 units).
     """
-    require_cel()
     node = dict(walk(schema(kind)))[path]
     assert cel_program(rule["rule"]) is not None
     assert rule.get("message"), "a rule needs a message a person can act on"
@@ -1094,7 +1084,7 @@ def test_the_schema_is_structural(kind: str) -> None:
             if key in node:
                 problems.append(f"{where}: {key} is not used by this project; check it against the structural rules")
         if "default" in node:
-            errors = schema_errors(node, node["default"]) + (cel_errors(node, node["default"]) if celpy else [])
+            errors = schema_errors(node, node["default"]) + cel_errors(node, node["default"])
             if errors:
                 problems.append(f"{where}: default {node['default']!r} is invalid: {[str(e) for e in errors]}")
     assert problems == []
