@@ -152,3 +152,13 @@ def test_an_invalid_generation_keeps_serving_the_last_good_one_of_the_same_objec
     kept = next_serving(bad, serving)
     assert kept == Serving(obj=good.obj, rule=good.rule, invalid=True)
     assert next_serving(bad, None) == Serving(obj=None, rule=None, invalid=True)
+
+
+def test_a_hand_edited_status_field_is_dropped_alone_and_the_definition_version_survives() -> None:
+    first = plan_reconcile(body(), "native", NOW)
+    edited = body(objective=99.5)
+    edited["status"] = {**first.status.to_patch(), "state": "Fine", "conditions": "not a list"}
+    edited["status"]["definition"]["version"] = 7
+    plan = plan_reconcile(edited, "native", NOW)
+    assert plan.status.definition is not None and plan.status.definition.version == 8
+    assert conditions_of(plan)["Reconciling"] == ("True", "AwaitingEvaluation")

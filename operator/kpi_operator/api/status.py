@@ -35,11 +35,18 @@ class StatusModel(BaseModel):
 
     @classmethod
     def from_wire(cls: type[M], data: Optional[Mapping[str, Any]]) -> M:
-        """Read a status as the API server returns it; a malformed one reads as empty (it is rewritten soon)."""
-        try:
-            return cls.model_validate(dict(data or {}))
-        except ValidationError:
-            return cls()
+        """Read a status as the API server returns it. A field that does not read (edited by hand, written by
+        another version) is dropped, and only that field: the definition version and the gate's memory of an
+        act must survive a bad ``state``. The writers rewrite the dropped field soon."""
+        fields = dict(data) if isinstance(data, Mapping) else {}
+        while True:
+            try:
+                return cls.model_validate(fields)
+            except ValidationError as error:
+                bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
+                if not bad & fields.keys():
+                    return cls()
+                fields = {k: v for k, v in fields.items() if k not in bad}
 
     def merged(self: M, patch: "StatusModel") -> M:
         """This status after ``patch``: each field the patch sets replaces the field (the cache's view of a
