@@ -35,14 +35,17 @@ def _setting(default: Any, help: str, *, env: Optional[str] = "", flag: str = ""
 
 @dataclass
 class OperatorConfig:
+    """Every setting of ``kpi-operator run``; the ``prometheus_*`` ones take their defaults from the adapter's
+    ``PrometheusSettings``, which the CLI's ``gate`` command uses as well."""
+
     namespaces: list[str] = _setting([], "watch only this namespace; repeatable (default: all namespaces)", flag="--namespace", repeat="list")
     label_selector: Optional[str] = _setting(None, "watch only objects with these labels, e.g. team=payments")
-    prometheus_url: str = _setting("http://127.0.0.1:9090", "Prometheus-compatible query API")
-    prometheus_token_file: Optional[str] = _setting(None, "bearer token file, re-read on every query")
+    prometheus_url: str = _setting(PrometheusSettings.url, "Prometheus-compatible query API")
+    prometheus_token_file: Optional[str] = _setting(PrometheusSettings.token_file, "bearer token file, re-read on every query")
     prometheus_headers: dict[str, str] = _setting({}, "extra header such as 'X-Scope-OrgID: tenant-a'; repeatable", flag="--prometheus-header", repeat="headers")
-    prometheus_ca_file: Optional[str] = _setting(None, "CA bundle for an https Prometheus")
-    prometheus_insecure: bool = _setting(False, "do not verify Prometheus' TLS certificate")
-    prometheus_timeout: float = _setting(10.0, "seconds to wait for one Prometheus query")
+    prometheus_ca_file: Optional[str] = _setting(PrometheusSettings.ca_file, "CA bundle for an https Prometheus")
+    prometheus_insecure: bool = _setting(PrometheusSettings.insecure, "do not verify Prometheus' TLS certificate")
+    prometheus_timeout: float = _setting(PrometheusSettings.timeout, "seconds to wait for one Prometheus query")
     evaluation_interval: float = _setting(30.0, "seconds between evaluation cycles")
     freshness: float = _setting(300.0, "samples older than this many seconds count as no data")
     rule_schema: str = _setting("native", "default rule schema", choices=("native", "sloth"))
