@@ -89,6 +89,26 @@ def _reason(error: ApiException) -> str:
     return f"{error.status} {error.reason}: {message}" if message else f"{error.status} {error.reason}"
 
 
+async def _checked_json(response: Any) -> Any:
+    """The JSON body of a response read with ``_preload_content=False``, or ``KubeError`` for a non-2xx answer.
+
+    kubernetes_asyncio checks the status only when it preloads the content; read raw, a 403, 409, 422 or 500 would
+    otherwise come back as if it were the object (a refused rollback recorded as done, a forbidden list read as
+    "no Deployment").
+    """
+    status = getattr(response, "status", 200)
+    if 200 <= status < 300:
+        return await response.json()
+    text = await response.text()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    reason = getattr(response, "reason", "") or ""
+    raise KubeError(f"{status} {reason}: {message}" if message else f"{status} {reason}".strip(), status)
+
+
 def _raising_kube_error(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """Turn the client's exceptions into ``KubeError`` so callers decide on ``permanent`` without knowing the
     client library."""
@@ -228,7 +248,7 @@ class KubeClient:
             "reportingComponent": "kpi-operator",
         }
         try:
-            await self.core.create_namespaced_event(meta.get("namespace", "default"), body, _preload_content=False)
+            await _checked_json(await self.core.create_namespaced_event(meta.get("namespace", "default"), body, _preload_content=False))
         except Exception as error:
             logger.warning("could not post Event %s on %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error)
 
@@ -237,16 +257,16 @@ class KubeClient:
     @_raising_kube_error
     async def list_deployments(self, namespace: str) -> list[dict[str, Any]]:
         result = await self.apps.list_namespaced_deployment(namespace, _preload_content=False)
-        return (await result.json()).get("items", [])
+        return (await _checked_json(result)).get("items", [])
 
     @_raising_kube_error
     async def list_replicasets(self, namespace: str) -> list[dict[str, Any]]:
         result = await self.apps.list_namespaced_replica_set(namespace, _preload_content=False)
-        return (await result.json()).get("items", [])
+        return (await _checked_json(result)).get("items", [])
 
     @_raising_kube_error
     async def json_patch_deployment(self, namespace: str, name: str, patch: list[dict[str, Any]]) -> dict[str, Any]:
         result = await self.apps.patch_namespaced_deployment(
             name, namespace, patch, _content_type="application/json-patch+json", _preload_content=False
         )
-        return await result.json()
+        return await _checked_json(result)

@@ -107,6 +107,14 @@ class GateStatus(StatusModel):
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     message: Optional[str] = None
 
+    @classmethod
+    def holding(cls, previous: Optional["GateStatus"], reason: str) -> "GateStatus":
+        """``previous`` kept as it is (counts, acts, targets) with an ``error`` verdict: what could not be read
+        neither counts nor acts."""
+        gate = previous.model_copy() if previous is not None else cls()
+        gate.verdict = GateVerdict.error(reason)
+        return gate
+
 
 class ObjectStatus(StatusModel):
     """What every KPI and SLO status has: reconcile bookkeeping, conditions, state, the gate."""

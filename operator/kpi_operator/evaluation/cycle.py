@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..api import conditions as cond
 from ..api.models import KPI
-from ..api.status import AnyStatus, GateStatus, GateVerdict, status_type
+from ..api.status import AnyStatus, GateStatus, status_type
 from ..api.timestamps import utc_timestamp
 from ..rules.compiled import compile_kpi
 from .collect import Key
@@ -136,9 +136,7 @@ def plan_outage(tracked: Sequence[Tracked], reason: str, now: float) -> dict[Key
             conditions=cond.stalled(status.conditions, "PrometheusUnavailable", message, utc_timestamp(now), status.observed_generation),
         )
         if item.gated:
-            gate = status.gate.model_copy() if status.gate is not None else GateStatus()
-            gate.verdict = GateVerdict.error(reason)
-            patch.gate = gate
+            patch.gate = GateStatus.holding(status.gate, reason)
         result[item.key] = (patch, message)
     return result
 

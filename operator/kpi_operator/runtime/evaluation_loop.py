@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Iterable
+from typing import Any, Awaitable, Iterable, Optional
 
 from ..adapters.prometheus import PrometheusUnavailable
 from ..api.models import KPI
 from ..api.status import AnyStatus, GateStatus
 from ..evaluation import Key, collect, evaluate, kpi_history_after, plan_cycle, plan_outage
 from ..evaluation.queries import CYCLE_QUERIES
-from .gate_loop import run_gate
+from .gate_loop import GateResult, run_gate
 from .state import Entry, Runtime
 
 logger = logging.getLogger("kpi_operator.evaluation")
@@ -84,9 +84,13 @@ async def evaluate_once(runtime: Runtime) -> None:
         if isinstance(obj, KPI):
             entry.kpi_history = kpi_history_after(entry.kpi_history, obj, now, getattr(evaluation, "value", None))
         if obj.spec.gate is not None:
-            gate = await run_gate(runtime, entry, series[entry.key], now)
-            if gate is not None:
-                gates[entry.key] = gate
+            result = await _gate_isolated(runtime, entry, series[entry.key], now)
+            if result is None:
+                continue
+            gates[entry.key] = result.status
+            if result.acted:
+                # The record of an act goes out before anything else of the cycle can fail.
+                await _patch_status(runtime, entry, type(entry.status)(gate=result.status))
     plan = plan_cycle([e.tracked() for e in entries], evaluations, gates, now, runtime.config.evaluation_interval)
     by_key = {e.key: e for e in entries}
     for key in plan.patches:
@@ -95,6 +99,18 @@ async def evaluate_once(runtime: Runtime) -> None:
     runtime.telemetry.objects.clear()
     for (kind, state), count in plan.states.items():
         runtime.telemetry.objects.labels(kind, state).set(count)
+
+
+async def _gate_isolated(runtime: Runtime, entry: Entry, series: Any, now: float) -> Optional[GateResult]:
+    """One object's gate round; whatever fails in it stays with that object (an ``error`` verdict), never the
+    cycle's other objects."""
+    try:
+        return await run_gate(runtime, entry, series, now)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        logger.exception("gate of %s %s/%s failed", entry.kind, entry.namespace, entry.name)
+        return GateResult(GateStatus.holding(entry.status.gate, f"The gate's round failed ({error})"))
 
 
 async def mark_unknown(runtime: Runtime, reason: str) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime
 import logging
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from ..api.models import SLO
+from ..adapters.kube import KubeError
 from ..api.status import GateStatus
 from ..evaluation import ObjectSeries
 from ..gate import kpi_verdict, slo_verdict
@@ -35,15 +37,32 @@ def outcome_for(entry: Entry, series: ObjectSeries) -> Outcome:
     return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query))
 
 
-async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: float) -> Optional[GateStatus]:
-    """One gate round for every Deployment the object's selector matches; returns the new ``status.gate``."""
+@dataclass(frozen=True)
+class GateResult:
+    """The new ``status.gate`` and whether an act (not a dry run) changed a Deployment in this round: its record
+    must be written at once, before anything else in the cycle can fail."""
+
+    status: GateStatus
+    acted: bool = False
+
+
+async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: float) -> Optional[GateResult]:
+    """One gate round for every Deployment the object's selector matches; returns the new ``status.gate``.
+
+    A failed read of the Deployments or ReplicaSets (an HTTP error, a timeout) is an ``error`` verdict for this
+    object only: it never reads as "no Deployment matches", and the cycle goes on for the others.
+    """
     obj = entry.obj
     if obj is None or obj.spec.gate is None or runtime.kube is None:
         return None
     gate = obj.spec.gate
     outcome = outcome_for(entry, series)
-    deployments = matching_deployments(await runtime.kube.list_deployments(entry.namespace), gate)
-    replicasets = await runtime.kube.list_replicasets(entry.namespace) if deployments else []
+    try:
+        deployments = matching_deployments(await runtime.kube.list_deployments(entry.namespace), gate)
+        replicasets = await runtime.kube.list_replicasets(entry.namespace) if deployments else []
+    except KubeError as error:
+        logger.warning("gate of %s %s/%s: reading Deployments failed: %s", entry.kind, entry.namespace, entry.name, error)
+        return GateResult(GateStatus.holding(entry.status.gate, f"Reading the Deployments of namespace {entry.namespace} failed ({error})"))
     when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
     round_ = plan_round(entry.status.gate, outcome, gate, deployments, replicasets, when)
     if acted_on_failure(round_):
@@ -54,7 +73,8 @@ async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: fl
             continue
         if not await _act(runtime, entry, round_, target):
             failed.add(target.name)
-    return finish_round(round_, frozenset(failed))
+    acted = any(t.needs_patch and t.name not in failed for t in round_.steps)
+    return GateResult(finish_round(round_, frozenset(failed)), acted)
 
 
 async def _act(runtime: Runtime, entry: Entry, round_: Round, target: TargetStep) -> bool:
