@@ -22,7 +22,7 @@ import kopf
 from ..adapters.kube import KubeClient, KubeError
 from ..api.models import GROUP, VERSION
 from ..api.timestamps import utc_timestamp
-from ..reconcile import ReconcilePlan, Serving, next_serving, plan_reconcile, resolve_rule_conflict, rule_write_failed
+from ..reconcile import ReconcilePlan, Serving, next_serving, plan_reconcile, resolve_rule_conflict, rule_taken_by, rule_write_failed
 from ..rules.prometheus_rule import MANAGED_BY
 from .config import OperatorConfig, parse_selector
 from .evaluation_loop import evaluation_loop
@@ -119,7 +119,7 @@ async def _write_rule(kube: KubeClient, plan: ReconcilePlan, body: dict[str, Any
 
 
 async def forget_deleted_object(event: kopf.RawEvent, logger: logging.Logger, memo: kopf.Memo, **_: Any) -> None:
-    """Forget a deleted object and delete its PrometheusRule.
+    """Forget a deleted object and delete its PrometheusRule, both only if they are that object's (by uid).
 
     No finalizer is added: on a cluster the rule's ownerReference lets the garbage collector delete it even
     while the operator is down, so blocking the object's deletion on the operator would buy nothing and cost a
@@ -130,9 +130,13 @@ async def forget_deleted_object(event: kopf.RawEvent, logger: logging.Logger, me
         return
     body = event["object"]
     meta = body.get("metadata", {})
-    runtime.store.remove((body.get("kind", ""), meta.get("namespace", ""), meta.get("name", "")))
-    if await runtime.kube.delete_prometheus_rule(meta.get("namespace", ""), meta.get("name", "")):
-        logger.info("deleted PrometheusRule %s/%s", meta.get("namespace"), meta.get("name"))
+    namespace, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid")
+    runtime.store.remove((body.get("kind", ""), namespace, name), uid)
+    rule = await runtime.kube.get_prometheus_rule(namespace, name)
+    if rule is None or rule_taken_by(rule, uid) is not None:
+        return  # gone already, or it belongs to an object re-created under the same name
+    if await runtime.kube.delete_prometheus_rule(namespace, name):
+        logger.info("deleted PrometheusRule %s/%s", namespace, name)
 
 
 async def restore_edited_rule(event: kopf.RawEvent, logger: logging.Logger, memo: kopf.Memo, **_: Any) -> None:

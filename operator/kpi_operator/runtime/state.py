@@ -72,8 +72,14 @@ class Store:
     def get(self, key: Key) -> Optional[Entry]:
         return self._entries.get(key)
 
-    def remove(self, key: Key) -> None:
-        self._entries.pop(key, None)
+    def remove(self, key: Key, uid: Optional[str] = None) -> bool:
+        """Forget the entry of ``key``, only if it is the object ``uid`` (when given): a re-created object has the
+        same key and a new uid, and the old one's late deletion must not forget it."""
+        entry = self._entries.get(key)
+        if entry is None or (uid is not None and entry.uid is not None and entry.uid != uid):
+            return False
+        del self._entries[key]
+        return True
 
     def by_rule(self, namespace: str, name: str) -> Iterator[Entry]:
         """Entries whose PrometheusRule is ``namespace/name`` (rules are named after their object)."""
