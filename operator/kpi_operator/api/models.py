@@ -93,8 +93,17 @@ def _selector(value: str) -> str:
     return value
 
 
+#: Labels the operator maps series and alerts to objects by: a user's label of one of these names would make one
+#: object's series or alerts show in another's status (another namespace's, even).
+RESERVED_LABELS = frozenset(
+    {"slo_namespace", "slo_name", "slo_service", "slo_tier", "kpi_namespace", "kpi_name", "sloth_service", "sloth_slo", "sloth_severity"}
+)
+
+
 def _labels(value: dict[str, str]) -> dict[str, str]:
     for key in value:
+        if key in RESERVED_LABELS:
+            raise ValueError(f"label name {key!r} is reserved: the operator maps series and alerts to their object by it")
         if not LABEL_NAME_RE.fullmatch(key):
             raise ValueError(f"invalid label name {key!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
         if key.startswith("__"):
