@@ -138,3 +138,13 @@ def test_a_status_is_rewritten_only_when_what_it_says_changes() -> None:
     # Scrape-to-scrape jitter of a live ratio is not a change a person needs to see.
     assert not changed(status(burnRates={"5m": 10.0}, sli=99.0123), status(burnRates={"5m": 10.16}, sli=99.0127))
     assert changed(status(burnRates={"5m": 10.0}), status(burnRates={"5m": 10.0, "1h": 2.0}))
+
+
+def test_sloth_series_go_only_to_sloth_schema_slos_not_to_a_native_namesake_elsewhere() -> None:
+    sloth_slo, native_slo = slo(ruleSchema="sloth"), slo(namespace="other")
+    sample = Sample({"__name__": "slo:sli_error:ratio_rate1h", "sloth_service": "api", "sloth_slo": "api", "sloth_window": "1h"}, 0.5)
+    series = collect([sloth_slo, native_slo], [sample], [], [], NOW, 300)
+    assert series[("SLO", "shop", "api")].error_ratios == {"1h": [0.5]}
+    assert series[("SLO", "other", "api")].error_ratios == {}
+    by_default = collect([slo(namespace="other")], [sample], [], [], NOW, 300, default_schema="sloth")
+    assert by_default[("SLO", "other", "api")].error_ratios == {"1h": [0.5]}

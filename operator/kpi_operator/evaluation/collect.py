@@ -59,12 +59,18 @@ def collect(
     alerts: Iterable[Sample],
     now: float,
     freshness_seconds: float,
+    default_schema: str = "native",
 ) -> dict[Key, ObjectSeries]:
-    """Group the cycle's samples by object; samples older than ``now - freshness_seconds`` are dropped."""
+    """Group the cycle's samples by object; samples older than ``now - freshness_seconds`` are dropped.
+
+    Sloth-schema series carry no namespace, so they go only to SLOs whose rules are in the sloth schema (their
+    own ``ruleSchema``, else ``default_schema``): a native SLO elsewhere with the same service and name is not
+    theirs.
+    """
     objects = list(objects)
     sloth_index: dict[tuple[str, str], list[Key]] = {}
     for obj in objects:
-        if isinstance(obj, SLO):
+        if isinstance(obj, SLO) and (obj.spec.rule_schema or default_schema) == "sloth":
             sloth_index.setdefault((obj.spec.service, obj.metadata.name), []).append(key_of(obj))
     known = {key_of(obj) for obj in objects}
     stale: set[tuple[tuple[str, str], ...]] = set()

@@ -74,7 +74,7 @@ async def evaluate_once(runtime: Runtime) -> None:
     values, stamps, alerts = [await reader.aquery(query) for query in CYCLE_QUERIES]
     runtime.telemetry.queries.inc(reader.queries - before)
     now = time.time()
-    series = collect([e.obj for e in entries if e.obj is not None], values, stamps, alerts, now, runtime.config.freshness)
+    series = collect([e.obj for e in entries if e.obj is not None], values, stamps, alerts, now, runtime.config.freshness, runtime.config.rule_schema)
     evaluations: dict[Key, AnyStatus] = {}
     gates: dict[Key, GateStatus] = {}
     for entry in entries:
