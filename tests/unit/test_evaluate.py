@@ -148,3 +148,18 @@ def test_sloth_series_go_only_to_sloth_schema_slos_not_to_a_native_namesake_else
     assert series[("SLO", "other", "api")].error_ratios == {}
     by_default = collect([slo(namespace="other")], [sample], [], [], NOW, 300, default_schema="sloth")
     assert by_default[("SLO", "other", "api")].error_ratios == {"1h": [0.5]}
+
+
+def test_the_newest_fresh_sample_time_is_the_objects_evidence_time() -> None:
+    obj = slo()
+    fresh, older = ratio("5m", 0.01), ratio("1h", 0.01)
+    stale = ratio("30m", 0.01)
+
+    def stamp(sample: Sample, at: float) -> Sample:
+        labels = {k: v for k, v in sample.labels.items() if k != "__name__"}
+        return Sample({**labels, SERIES_LABEL: sample.labels["__name__"]}, at)
+
+    stamps = [stamp(fresh, NOW - 5), stamp(older, NOW - 65), stamp(stale, NOW - 900)]
+    series = collect([obj], [fresh, older, stale], stamps, [], NOW, 300)[("SLO", "shop", "api")]
+    assert series.sampled_at == NOW - 5
+    assert collect([obj], [], [], [], NOW, 300)[("SLO", "shop", "api")].sampled_at is None

@@ -142,6 +142,7 @@ def test_state_reads_as_status() -> None:
         "actedRevision": "3",
         "restoredRevision": None,
         "lastAction": None,
+        "evidenceAt": None,
     }
 
 
@@ -223,3 +224,33 @@ def test_no_data_fail_makes_endless_no_data_act() -> None:
     assert kpi.spec.gate is not None
     outcome = kpi_verdict(kpi, KPIReading(samples=[], query="sum(rate(orders_total[5m]))"))
     assert run([outcome] * 3, spec=kpi.spec.gate)[1] == [NONE, NONE, ACT]
+
+
+# --- evidence: failureLimit counts evaluations, not cycles ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "evidence, decisions, failures",
+    [
+        pytest.param([100.0, 100.0, 100.0, 100.0], [NONE, NONE, NONE, NONE], 1,
+                     id="One red sample of a stalled rule, read four times, counts once and never acts"),
+        pytest.param([100.0, 130.0, 160.0], [NONE, NONE, ACT], 3, id="Three new evaluations count three and act"),
+        pytest.param([100.0, 100.0, 130.0, 130.0, 160.0], [NONE, NONE, NONE, NONE, ACT], 3,
+                     id="A cycle faster than the rule interval neither counts nor acts twice on one evaluation"),
+        pytest.param([None, None, None], [NONE, NONE, ACT], 3, id="Without sample times every verdict counts, as before"),
+    ],
+)
+def test_only_new_evidence_counts(evidence: list[Optional[float]], decisions: list[Decision], failures: int) -> None:
+    state = GateState()
+    seen = []
+    for index, at in enumerate(evidence):
+        state, decision = step(state, F, gate(), "3", START + timedelta(seconds=30 * index), at)
+        seen.append(decision)
+    assert seen == decisions and state.consecutive_failures == failures
+
+
+def test_evidence_survives_a_trip_through_status() -> None:
+    state, _ = step(GateState(), F, gate(), "3", START, 1234.5)
+    again = GateState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again.evidence_at == 1234.5
+    assert step(again, F, gate(), "3", START, 1234.5)[0].consecutive_failures == 1

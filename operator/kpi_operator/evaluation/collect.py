@@ -36,6 +36,9 @@ class ObjectSeries:
     budget_remaining: list[float] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     firing: set[str] = field(default_factory=set)
+    sampled_at: Optional[float] = None
+    """The newest sample time (Prometheus' own, from the timestamps query) among the object's fresh series: a
+    new evaluation of its rules moves it on, a stalled rule does not."""
 
 
 def key_of(obj: Union[SLO, KPI]) -> Key:
@@ -80,6 +83,13 @@ def collect(
             labels["__name__"] = labels.pop(SERIES_LABEL, "")
             stale.add(tuple(sorted(labels.items())))
     result: dict[Key, ObjectSeries] = {key: ObjectSeries() for key in known}
+    for sample in timestamps:
+        if now - sample.value > freshness_seconds:
+            continue
+        for key in _series_key(sample.labels, sloth_index):
+            series = result.get(key)
+            if series is not None and (series.sampled_at is None or sample.value > series.sampled_at):
+                series.sampled_at = sample.value
     for sample in values:
         if tuple(sorted(sample.labels.items())) in stale:
             continue

@@ -78,8 +78,10 @@ def plan_round(
     deployments: Sequence[Mapping[str, Any]],
     replicasets: Sequence[Mapping[str, Any]],
     now: datetime,
+    evidence_at: Optional[float] = None,
 ) -> Round:
-    """Step every matching Deployment's state with ``outcome``; plan the action where the state machine acts."""
+    """Step every matching Deployment's state with ``outcome``; plan the action where the state machine acts.
+    ``evidence_at``: the newest sample time behind the outcome (see ``state.step``)."""
     targets = dict(previous.targets) if previous is not None else {}
     steps = []
     for deployment in matching_deployments(deployments, gate):
@@ -89,7 +91,7 @@ def plan_round(
         state = GateState.from_dict(targets.get(name))
         if state.acted_revision is None and annotations.get(ACTED_REVISION_ANNOTATION):
             state = GateState(acted_revision=annotations[ACTED_REVISION_ANNOTATION])
-        state, decision = step(state, outcome, gate, revision, now)
+        state, decision = step(state, outcome, gate, revision, now, evidence_at)
         plan = plan_action(gate.action, deployment, replicasets) if decision is not Decision.NONE else None
         steps.append(TargetStep(name=name, deployment=deployment, state=state, decision=decision, plan=plan))
     return Round(outcome=outcome, gate=gate, now=now, steps=tuple(steps), previous_targets=targets)

@@ -63,6 +63,7 @@ class GateState:
     acted_revision: Optional[str] = None
     restored_revision: Optional[str] = None
     last_action: Optional[dict[str, Any]] = None
+    evidence_at: Optional[float] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class GateState:
             "actedRevision": self.acted_revision,
             "restoredRevision": self.restored_revision,
             "lastAction": dict(self.last_action) if self.last_action is not None else None,
+            "evidenceAt": self.evidence_at,
         }
 
     @classmethod
@@ -88,6 +90,7 @@ class GateState:
         if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
             failures = 0
         last_action = data.get("lastAction")
+        evidence_at = data.get("evidenceAt")
         return cls(
             state=phase,
             consecutive_failures=failures,
@@ -96,6 +99,7 @@ class GateState:
             acted_revision=_optional_str(data.get("actedRevision")),
             restored_revision=_optional_str(data.get("restoredRevision")),
             last_action=dict(last_action) if isinstance(last_action, Mapping) else None,
+            evidence_at=float(evidence_at) if isinstance(evidence_at, (int, float)) and not isinstance(evidence_at, bool) else None,
         )
 
 
@@ -109,12 +113,18 @@ def step(
     gate: Optional[Gate],
     target_revision: str,
     now: datetime,
+    evidence_at: Optional[float] = None,
 ) -> tuple[GateState, Decision]:
     """The state after one verdict on ``target_revision``, and whether to act now.
 
     ``gate`` is the object's ``spec.gate``; ``None`` disables the gate (state ``Disabled``, never acts, acted
     revisions kept). ``now`` stamps ``armedAt`` when a revision is armed. After ``ACT`` or ``WOULD_ACT`` the
     caller builds the action and records it with ``record_action``.
+
+    ``evidence_at`` is the newest sample time behind the verdict (Prometheus' clock). A verdict on evidence no
+    newer than the last one counted is the same evaluation read again (a stalled rule, a cycle faster than the
+    rule interval): it neither counts nor acts, so ``failureLimit`` counts evaluations, not cycles. ``None``
+    (no sample time known) counts every verdict.
     """
     kind = verdict.verdict if isinstance(verdict, Outcome) else Verdict(verdict)
     if gate is None:
@@ -124,6 +134,10 @@ def step(
     if target_revision != state.armed_revision or state.state in (Phase.DISABLED, Phase.ACTED):
         state = _rearm(state, target_revision, now)
 
+    if kind in (Verdict.PASS, Verdict.FAIL) and evidence_at is not None:
+        if state.evidence_at is not None and evidence_at <= state.evidence_at:
+            return state, Decision.NONE
+        state = replace(state, evidence_at=evidence_at)
     if kind is Verdict.PASS:
         return replace(state, state=Phase.ARMED, consecutive_failures=0), Decision.NONE
     if kind is not Verdict.FAIL:

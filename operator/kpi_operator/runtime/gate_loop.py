@@ -64,7 +64,7 @@ async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: fl
         logger.warning("gate of %s %s/%s: reading Deployments failed: %s", entry.kind, entry.namespace, entry.name, error)
         return GateResult(GateStatus.holding(entry.status.gate, f"Reading the Deployments of namespace {entry.namespace} failed ({error})"))
     when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
-    round_ = plan_round(entry.status.gate, outcome, gate, deployments, replicasets, when)
+    round_ = plan_round(entry.status.gate, outcome, gate, deployments, replicasets, when, series.sampled_at)
     if acted_on_failure(round_):
         logger.error("gate acts on a %s verdict; this is a bug", outcome.verdict.value)
     failed = set()
