@@ -86,8 +86,8 @@ async def reconcile_object(body: kopf.Body, patch: kopf.Patch, logger: logging.L
             failure = error
             plan = rule_write_failed(plan, raw, str(error), error.permanent, now)
     previous = runtime.store.get((kind, meta["namespace"], meta["name"]))
-    same = previous if previous is not None and previous.uid == meta.get("uid") else None
-    serving = next_serving(plan, Serving(previous.obj, previous.desired_rule) if same is not None and previous is not None else None)
+    same = previous is not None and previous.uid == meta.get("uid")
+    serving = next_serving(plan, Serving(previous.obj, previous.desired_rule) if previous is not None and same else None)
     entry = Entry(kind=kind, namespace=meta["namespace"], name=meta["name"], uid=meta.get("uid"), obj=serving.obj, desired_rule=serving.rule, invalid=serving.invalid)
     entry.status = type(plan.status).from_wire(raw.get("status")).merged(plan.status)
     runtime.store.put(entry)
