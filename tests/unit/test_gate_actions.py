@@ -10,6 +10,7 @@ import pytest
 
 from kpi_operator.api.models import LabelSelector
 from kpi_operator.gate import (
+    Actor,
     Outcome,
     Verdict,
     deployment_revision,
@@ -20,6 +21,7 @@ from kpi_operator.gate import (
     plan_action,
     rollback_plan,
     scale_to_zero_patch,
+    template_hash,
 )
 
 UID = "5d0f3c1e-8d5a-4c1b-9a52-0c8f2b7e6a11"
@@ -173,6 +175,26 @@ def rollback_template(revision: int) -> dict[str, Any]:
     return template(IMAGES[revision])
 
 
+def tpl(revision: int) -> str:
+    """The template hash of the revision's image (``gate.record``)."""
+    return template_hash(template(IMAGES[revision]))
+
+
+def refused(*revisions: int) -> dict[str, str]:
+    """A Deployment's record of gates that acted against these revisions' templates before."""
+    return {"kpi.dev/gate-refused-templates": ",".join(tpl(r) for r in revisions)}
+
+
+def last_act(action: str, template: int, restored: Optional[int], by: str = "", at: Optional[float] = None, to: Optional[str] = None) -> str:
+    restored_hash = f'"{tpl(restored)}"' if restored is not None else "null"
+    at_text = "null" if at is None else repr(at)
+    to_text = f'"{to}"' if to is not None else "null"
+    return (
+        f'{{"action":"{action}","at":{at_text},"by":"{by}","fromRevision":"{template}","restored":{restored_hash},'
+        f'"template":"{tpl(template)}","toRevision":{to_text}}}'
+    )
+
+
 # --- rollback ---------------------------------------------------------------------------------------------------
 
 REVISION_CHOICES = [
@@ -185,8 +207,10 @@ REVISION_CHOICES = [
                  id="A ReplicaSet the Deployment owns but does not control is ignored"),
     pytest.param(deployment(3), [*history(1, 2, 3), {**replicaset(2), "metadata": {**replicaset(2)["metadata"], "annotations": {}}}],
                  "3", "2", id="A ReplicaSet without a revision annotation is ignored"),
-    pytest.param(deployment(3, annotations={"kpi.dev/gate-acted-revision": "2"}), history(1, 2, 3), "3", "1",
-                 id="A revision the gate acted against before is never restored"),
+    pytest.param(deployment(3, annotations=refused(2)), history(1, 2, 3), "3", "1",
+                 id="A template a gate acted against before is never restored"),
+    pytest.param(deployment(4, IMAGES[3]), [*history(1, 2, 3), replicaset(4, IMAGES[3])], "4", "2",
+                 id="An earlier revision with the running template is skipped"),
     pytest.param(deployment(2, IMAGES[2]), history(1, 2, 3), "2", "1",
                  id="Revisions above the current one are not candidates"),
 ]
@@ -201,11 +225,14 @@ def test_rollback_revision_choice(body: dict[str, Any], replicasets: list[dict[s
 def test_rollback_patch() -> None:
     plan = rollback_plan(deployment(3), history(1, 2, 3))
     assert plan.patch == [
-        {"op": "test", "path": "/metadata/annotations/deployment.kubernetes.io~1revision", "value": "3"},
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "48213"},
         {"op": "replace", "path": "/spec/template", "value": rollback_template(2)},
         {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-action", "value": "rollback"},
+        {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-refused-templates", "value": tpl(3)},
+        {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-last-act", "value": last_act("rollback", 3, 2, to="2")},
         {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-acted-revision", "value": "3"},
     ]
+    assert (plan.template, plan.restored_template) == (tpl(3), tpl(2))
     assert (plan.action, plan.target, plan.result_revision) == ("rollback", "checkout-canary", "4")
     assert plan.message == (
         "Roll Deployment checkout-canary back from revision 3 (shop/checkout:1.5.0) to revision 2 "
@@ -215,8 +242,16 @@ def test_rollback_patch() -> None:
 
 def test_rollback_drops_the_pod_template_hash() -> None:
     plan = rollback_plan(deployment(3), history(1, 2, 3))
-    assert plan.template is not None
-    assert plan.template["metadata"]["labels"] == {"app": "checkout", "track": "canary"}
+    assert plan.pod_template is not None
+    assert plan.pod_template["metadata"]["labels"] == {"app": "checkout", "track": "canary"}
+
+
+def test_the_record_names_who_acted_and_when_and_keeps_earlier_refusals() -> None:
+    body = deployment(3, annotations=refused(1))
+    after = apply_json_patch(body, rollback_plan(body, history(1, 2, 3), Actor("SLO/checkout", 1767268800.5)).patch)
+    annotations = after["metadata"]["annotations"]
+    assert annotations["kpi.dev/gate-refused-templates"] == f"{tpl(1)},{tpl(3)}"
+    assert annotations["kpi.dev/gate-last-act"] == last_act("rollback", 3, 2, by="SLO/checkout", at=1767268800.5, to="2")
 
 
 def test_rollback_leaves_no_trace_of_the_bad_template() -> None:
@@ -224,10 +259,12 @@ def test_rollback_leaves_no_trace_of_the_bad_template() -> None:
     body = deployment(3, feature="one-click-checkout")
     after = apply_json_patch(body, rollback_plan(body, history(1, 2, 3)).patch)
     assert after["spec"]["template"] == rollback_template(2)
-    assert after["metadata"]["annotations"] == {
-        "deployment.kubernetes.io/revision": "3",
-        "kpi.dev/gate-action": "rollback",
-        "kpi.dev/gate-acted-revision": "3",
+    assert set(after["metadata"]["annotations"]) == {
+        "deployment.kubernetes.io/revision",
+        "kpi.dev/gate-action",
+        "kpi.dev/gate-acted-revision",
+        "kpi.dev/gate-refused-templates",
+        "kpi.dev/gate-last-act",
     }
 
 
@@ -256,32 +293,39 @@ def test_a_deployment_without_annotations_gets_the_whole_map() -> None:
     body = deployment(None)
     body["metadata"].pop("annotations")
     plan = rollback_plan(body, history(1, 2, 3))
-    assert plan.patch[-1] == {
-        "op": "add",
-        "path": "/metadata/annotations",
-        "value": {"kpi.dev/gate-action": "rollback", "kpi.dev/gate-acted-revision": "3"},
+    assert plan.patch[-1]["op"] == "add" and plan.patch[-1]["path"] == "/metadata/annotations"
+    assert set(plan.patch[-1]["value"]) == {"kpi.dev/gate-action", "kpi.dev/gate-acted-revision", "kpi.dev/gate-refused-templates", "kpi.dev/gate-last-act"}
+    assert plan.patch[0] == {"op": "test", "path": "/metadata/resourceVersion", "value": "48213"}
+
+
+def test_without_a_resource_version_the_precondition_is_the_revision() -> None:
+    body = deployment(3)
+    body["metadata"].pop("resourceVersion")
+    assert rollback_plan(body, history(1, 2, 3)).patch[0] == {
+        "op": "test", "path": "/metadata/annotations/deployment.kubernetes.io~1revision", "value": "3"
     }
-    assert plan.patch[0]["op"] == "replace"
 
 
 NOOPS = [
-    pytest.param(deployment(3, IMAGES[2]), history(1, 2, 3), "2",
-                 "Deployment checkout-canary already runs the pod template of revision 2; nothing to roll back.",
-                 id="Equal templates (ignoring pod-template-hash) are a noop"),
+    pytest.param(deployment(3, IMAGES[2]), history(2, 3), None,
+                 "Deployment checkout-canary has no revision before 3 with another template to roll back to (older "
+                 "ReplicaSets are gone or were never created; see spec.revisionHistoryLimit); nothing was changed. "
+                 "Revert the change in Git or deploy a fixed version.",
+                 id="Only the running template (ignoring pod-template-hash) before is a noop"),
     pytest.param(deployment(1, IMAGES[1]), history(1), None,
-                 "Deployment checkout-canary has no revision before 1 to roll back to (older ReplicaSets are gone or were "
-                 "never created; see spec.revisionHistoryLimit); nothing was changed. Revert the change in Git or deploy a "
-                 "fixed version.",
+                 "Deployment checkout-canary has no revision before 1 with another template to roll back to (older "
+                 "ReplicaSets are gone or were never created; see spec.revisionHistoryLimit); nothing was changed. "
+                 "Revert the change in Git or deploy a fixed version.",
                  id="No previous revision is a noop with a reason"),
-    pytest.param(deployment(3, annotations={"kpi.dev/gate-acted-revision": "2"}), history(2, 3), None,
-                 "Deployment checkout-canary has no revision before 3 other than revision 2, which the gate acted against "
-                 "before, to roll back to (older ReplicaSets are gone or were never created; see "
+    pytest.param(deployment(3, annotations=refused(2)), history(2, 3), None,
+                 "Deployment checkout-canary has no revision before 3 whose template no gate acted against and with "
+                 "another template to roll back to (older ReplicaSets are gone or were never created; see "
                  "spec.revisionHistoryLimit); nothing was changed. Revert the change in Git or deploy a fixed version.",
-                 id="Only the revision the gate acted against before is a noop with a reason"),
+                 id="Only a template a gate acted against before is a noop with a reason"),
     pytest.param(deployment(3), [replicaset(2, owner_uid=OTHER_UID, owner_name="checkout-stable")], None,
-                 "Deployment checkout-canary has no revision before 3 to roll back to (older ReplicaSets are gone or were "
-                 "never created; see spec.revisionHistoryLimit); nothing was changed. Revert the change in Git or deploy a "
-                 "fixed version.",
+                 "Deployment checkout-canary has no revision before 3 with another template to roll back to (older "
+                 "ReplicaSets are gone or were never created; see spec.revisionHistoryLimit); nothing was changed. "
+                 "Revert the change in Git or deploy a fixed version.",
                  id="Another Deployment's history is no previous revision"),
     pytest.param(deployment(None), [], None, "Deployment checkout-canary has no revision yet; nothing to roll back.",
                  id="A Deployment not rolled out yet is a noop"),
@@ -299,9 +343,11 @@ def test_rollback_noop(body: dict[str, Any], replicasets: list[dict[str, Any]], 
 
 def test_pause_patch() -> None:
     assert pause_patch(deployment(3)) == [
-        {"op": "test", "path": "/metadata/annotations/deployment.kubernetes.io~1revision", "value": "3"},
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "48213"},
         {"op": "add", "path": "/spec/paused", "value": True},
         {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-action", "value": "pause"},
+        {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-refused-templates", "value": tpl(3)},
+        {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-last-act", "value": last_act("pause", 3, None)},
         {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-acted-revision", "value": "3"},
     ]
 
@@ -309,10 +355,12 @@ def test_pause_patch() -> None:
 def test_scale_to_zero_remembers_the_replicas() -> None:
     body = deployment(3, replicas=4)
     assert scale_to_zero_patch(body) == [
-        {"op": "test", "path": "/metadata/annotations/deployment.kubernetes.io~1revision", "value": "3"},
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "48213"},
         {"op": "add", "path": "/spec/replicas", "value": 0},
         {"op": "add", "path": "/metadata/annotations/kpi.dev~1replicas-before-scale-to-zero", "value": "4"},
         {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-action", "value": "scaleToZero"},
+        {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-refused-templates", "value": tpl(3)},
+        {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-last-act", "value": last_act("scaleToZero", 3, None)},
         {"op": "add", "path": "/metadata/annotations/kpi.dev~1gate-acted-revision", "value": "3"},
     ]
     assert apply_json_patch(body, scale_to_zero_patch(body))["spec"]["replicas"] == 0
@@ -371,6 +419,8 @@ def test_last_action() -> None:
         "fromRevision": "3",
         "toRevision": "2",
         "resultRevision": "4",
+        "template": tpl(3),
+        "restoredTemplate": tpl(2),
         "value": 0.021,
         "threshold": 0.025,
         "query": 'kpi:value{kpi_namespace="shop",kpi_name="checkout-conversion"}',

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi_operator.api.models import KPI, Gate
-from kpi_operator.gate import Decision, GateState, KPIReading, Outcome, Phase, Verdict, kpi_verdict, record_action, step
+from kpi_operator.gate import Decision, GateState, KPIReading, Outcome, Phase, Refusal, TargetFacts, Verdict, kpi_verdict, record_action, step
+from kpi_operator.gate.state import not_acted
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 P, F, I, E = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.ERROR
@@ -96,36 +97,64 @@ def test_turning_dry_run_off_while_failing_acts() -> None:
     assert (decision, state.state, state.acted_revision) == (ACT, Phase.ACTED, "3")
 
 
-def test_the_revision_a_rollback_creates_does_not_re_arm_the_gate() -> None:
-    """Rolling 3 back to 2 makes the Deployment's revision 4; failing on it must not walk back further."""
+def test_the_template_a_rollback_restored_shows_acted_and_is_judged_again() -> None:
+    """Rolling template 3 back restores template 2: it shows ``Acted`` while it passes, and real failures of it
+    (the verdict judges it on data from after the restore only) make the gate act again, on template 2."""
     state, _ = run([F, F, F])
-    state = record_action(state, {"action": "rollback", "fromRevision": "3", "toRevision": "2", "resultRevision": "4", "noop": False, "dryRun": False})
-    state, decisions = run([F] * 6, ["4"] * 6, state=state)
-    assert (decisions, state.state, state.restored_revision) == ([NONE] * 6, Phase.ACTED, "4")
-    state, decisions = run([F, F, F], ["5", "5", "5"], state=state)
-    assert decisions == [NONE, NONE, ACT]
+    restored = TargetFacts(template="2", revision="4", restored_here=True)
+    state, decision = step(state, P, gate(), restored, START + timedelta(minutes=5))
+    assert (decision, state.state, state.armed_template) == (NONE, Phase.ACTED, "2")
+    decisions = []
+    for minute in (6, 7, 8):
+        state, decision = step(state, F, gate(), restored, START + timedelta(minutes=minute))
+        decisions.append(decision)
+    assert (decisions, state.acted_template) == ([NONE, NONE, ACT], "2")
 
 
 @pytest.mark.parametrize(
-    "action",
+    "refusal, phase",
     [
-        pytest.param({"action": "rollback", "resultRevision": "4", "noop": False, "dryRun": True}, id="A dry-run rollback restores nothing"),
-        pytest.param({"action": "rollback", "resultRevision": None, "noop": True, "dryRun": False}, id="A noop rollback restores nothing"),
-        pytest.param({"action": "pause", "resultRevision": None, "noop": False, "dryRun": False}, id="A pause restores nothing"),
+        pytest.param(Refusal.BY_THIS_GATE, Phase.ACTED, id="A template this gate acted against is Acted, never acted on again"),
+        pytest.param(Refusal.BY_ANOTHER_GATE, Phase.HELD, id="A template another gate acted against is Held: no count, no act, no report"),
     ],
 )
-def test_only_a_real_rollback_remembers_a_restored_revision(action: dict[str, Any]) -> None:
-    state = record_action(GateState(acted_revision="3"), action)
-    assert (state.restored_revision, state.last_action) == (None, action)
+def test_a_refused_template_never_acts(refusal: Refusal, phase: Phase) -> None:
+    facts = TargetFacts(template="3", revision="3", refusal=refusal)
+    state, decisions = GateState(), []
+    for index in range(6):
+        state, decision = step(state, F, gate(failure_limit=1), facts, START + timedelta(seconds=30 * index))
+        decisions.append(decision)
+    assert (decisions, state.state, state.last_action) == ([NONE] * 6, phase, None)
+    assert state.consecutive_failures == 0
+
+
+def test_the_status_alone_still_stops_a_second_act_when_the_record_was_edited_away() -> None:
+    state, _ = run([F, F, F])
+    state, decision = step(state, F, gate(failure_limit=1), TargetFacts(template="3"), START + timedelta(minutes=5))
+    assert (decision, state.state) == (NONE, Phase.ACTED)
+
+
+def test_a_refused_patch_is_retried_on_the_next_failure() -> None:
+    state, decisions = run([F, F, F])
+    assert decisions[-1] is ACT
+    state = not_acted(state, gate())
+    assert (state.state, state.consecutive_failures, state.acted_template) == (Phase.FAILING, 2, None)
+    state, decision = step(state, F, gate(), "3", START + timedelta(minutes=5))
+    assert decision is ACT
+
+
+def test_record_action_keeps_the_last_action() -> None:
+    action = {"action": "pause", "noop": False, "dryRun": False}
+    assert record_action(GateState(acted_template="3"), action).last_action == action
 
 
 def test_no_gate_is_disabled_and_never_acts() -> None:
-    state, decision = step(GateState(consecutive_failures=2, acted_revision="1"), F, None, "3", START)
-    assert (decision, state.state, state.consecutive_failures, state.acted_revision) == (NONE, Phase.DISABLED, 0, "1")
+    state, decision = step(GateState(consecutive_failures=2, acted_template="1"), F, None, "3", START)
+    assert (decision, state.state, state.consecutive_failures, state.acted_template) == (NONE, Phase.DISABLED, 0, "1")
 
 
 def test_a_re_enabled_gate_starts_armed() -> None:
-    state, decision = step(GateState(state=Phase.DISABLED, armed_revision="3"), F, gate(), "3", START)
+    state, decision = step(GateState(state=Phase.DISABLED, armed_template="3"), F, gate(), "3", START)
     assert (decision, state.state, state.consecutive_failures) == (NONE, Phase.FAILING, 1)
 
 
@@ -137,18 +166,21 @@ def test_state_reads_as_status() -> None:
     assert state.to_dict() == {
         "state": "Failing",
         "consecutiveFailures": 1,
+        "armedTemplate": "4",
         "armedRevision": "4",
         "armedAt": "2026-01-01T12:01:30Z",
+        "actedTemplate": "3",
         "actedRevision": "3",
-        "restoredRevision": None,
         "lastAction": None,
         "evidenceAt": None,
+        "message": None,
     }
 
 
 def test_state_survives_a_trip_through_status() -> None:
     state, _ = run([F, F, F])
     state = record_action(state, {"action": "rollback", "resultRevision": "4", "noop": False, "dryRun": False, "time": "2026-01-01T12:01:00Z"})
+    state = step(state, F, gate(), TargetFacts(template="9", refusal=Refusal.BY_ANOTHER_GATE), START)[0]
     assert GateState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
 
 
@@ -158,7 +190,7 @@ def test_state_survives_a_trip_through_status() -> None:
         pytest.param(None, GateState(), id="No status yet is a fresh, armed gate"),
         pytest.param({}, GateState(), id="An empty status is a fresh, armed gate"),
         pytest.param({"state": "Sleeping", "consecutiveFailures": "two"}, GateState(), id="Garbage falls back to the defaults"),
-        pytest.param({"state": "Failing", "consecutiveFailures": 2, "armedRevision": 7}, GateState(Phase.FAILING, 2, "7"),
+        pytest.param({"state": "Failing", "consecutiveFailures": 2, "armedRevision": 7}, GateState(Phase.FAILING, 2, armed_revision="7"),
                      id="A numeric revision is read as a string"),
     ],
 )
@@ -173,41 +205,41 @@ evaluations = st.lists(st.tuples(verdicts, st.booleans()), max_size=60)
 
 
 @settings(max_examples=300, deadline=None)
-@given(evaluations=evaluations, failure_limit=st.integers(1, 5), dry_run=st.booleans(), rollbacks=st.booleans())
-def test_the_machine_never_acts_twice_on_a_revision_nor_on_a_hold(
-    evaluations: list[tuple[Verdict, bool]], failure_limit: int, dry_run: bool, rollbacks: bool
+@given(evaluations=st.lists(st.tuples(verdicts, st.booleans(), st.booleans()), max_size=60), failure_limit=st.integers(1, 5), dry_run=st.booleans(), rollbacks=st.booleans())
+def test_the_machine_never_acts_twice_on_a_template_nor_on_a_hold(
+    evaluations: list[tuple[Verdict, bool, bool]], failure_limit: int, dry_run: bool, rollbacks: bool
 ) -> None:
-    """For any sequence of verdicts and new revisions, with status written and read back between evaluations:
-    every act is on a revision neither acted on before nor created by the gate's own rollback, follows ``failureLimit`` failures on that revision with no
-    pass in between, and no inconclusive or error (under noData: hold) ever acts. ``rollbacks`` makes each act
-    a real rollback, whose new revision number comes next, as Kubernetes would number it."""
+    """For any sequence of verdicts, new rollouts and lost statuses (the status written and read back between
+    evaluations, or lost altogether): every act is on a template no act was recorded against on the Deployment,
+    follows ``failureLimit`` failures on that template with no pass in between, and no inconclusive or error
+    (under noData: hold) ever acts. ``rollbacks`` makes each act a real rollback to a template of its own."""
     spec = gate(failure_limit=failure_limit, dry_run=dry_run)
     state = GateState()
-    revision = 1
-    acted: set[str] = set()
-    restored: set[str] = set()
+    template, restored_here, number = "t1", False, 1
+    refused: set[str] = set()  # the Deployment's record: survives everything the status does not
     history: list[Verdict] = []
-    for index, (verdict, bump) in enumerate(evaluations):
+    for index, (verdict, bump, lose_status) in enumerate(evaluations):
         if bump:
-            revision += 1
-            history = []
+            number += 1
+            template, restored_here, history = f"t{number}", False, []
         now = START + timedelta(seconds=30 * index)
-        state, decision = step(GateState.from_dict(json.loads(json.dumps(state.to_dict()))), verdict, spec, str(revision), now)
+        previous = GateState() if lose_status else GateState.from_dict(json.loads(json.dumps(state.to_dict())))
+        if lose_status:
+            history = []
+        facts = TargetFacts(template, refusal=Refusal.BY_THIS_GATE if template in refused else Refusal.NONE, restored_here=restored_here)
+        state, decision = step(previous, verdict, spec, facts, now)
         history.append(verdict)
         if verdict is not F:
             assert decision is NONE
         if decision is ACT:
             assert not dry_run
-            assert str(revision) not in acted | restored
-            acted.add(str(revision))
+            assert template not in refused
+            refused.add(template)
             streak = [v for v in history if v in (P, F)][-failure_limit:]
             assert streak == [F] * failure_limit
             if rollbacks:
-                result = str(revision + 1)
-                restored.add(result)
-                state = record_action(state, {"action": "rollback", "resultRevision": result, "noop": False, "dryRun": False})
-                revision += 1
-                history = []
+                number += 1
+                template, restored_here, history = f"r{number}", True, []
         if decision is WOULD:
             assert dry_run
 

@@ -7,7 +7,7 @@ evaluation without recording rules, for ``kpi-operator gate`` in a pipeline.
 """
 
 from .collect import Key, ObjectSeries, Sample, collect, key_of
-from .cycle import CyclePlan, Tracked, changed, kpi_history_after, plan_cycle, plan_outage, plan_status
+from .cycle import CyclePlan, Tracked, changed, clock_disagreement, kpi_history_after, plan_cycle, plan_outage, plan_status
 from .evaluate import evaluate, evaluate_kpi, evaluate_slo, kpi_state
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "evaluate_kpi",
     "evaluate_slo",
     "key_of",
+    "clock_disagreement",
     "kpi_history_after",
     "kpi_state",
     "plan_cycle",

@@ -141,7 +141,33 @@ def plan_outage(tracked: Sequence[Tracked], reason: str, now: float) -> dict[Key
     return result
 
 
-def kpi_history_after(history: Sequence[tuple[float, Optional[float]]], kpi: KPI, now: float, value: Optional[float]) -> list[tuple[float, Optional[float]]]:
-    """The KPI's readings after this cycle's, trimmed to what its gate can need (its ``for`` and an hour)."""
-    horizon = now - (compile_kpi(kpi).for_seconds + KPI_HISTORY_MARGIN)
-    return [(t, v) for t, v in [*history, (now, value)] if t >= horizon]
+def kpi_history_after(history: Sequence[tuple[float, Optional[float]]], kpi: KPI, at: float, value: Optional[float]) -> list[tuple[float, Optional[float]]]:
+    """The KPI's readings after this cycle's, trimmed to what its gate can need (its ``for`` and an hour).
+
+    ``at`` is the sample's own time (Prometheus' clock: the rule evaluation that wrote it), so ``for`` is
+    measured on the samples, never on the operator's clock. A reading no newer than the last one (a stalled
+    rule re-read, a cycle faster than the rule interval) is not a new sample and is not added.
+    """
+    if history and at <= history[-1][0]:
+        return list(history)
+    horizon = at - (compile_kpi(kpi).for_seconds + KPI_HISTORY_MARGIN)
+    return [(t, v) for t, v in [*history, (at, value)] if t >= horizon]
+
+
+def clock_disagreement(prometheus_now: Optional[float], sent: float, received: float, tolerance: float) -> Optional[str]:
+    """Why the operator's clock cannot be trusted against Prometheus', or ``None``.
+
+    ``prometheus_now`` is the evaluation time of the cycle's instant queries (Prometheus' clock), ``sent`` and
+    ``received`` the operator's clock around them: a correct pair of clocks has it between the two. More than
+    ``tolerance`` outside is skew (an NTP step, a stopped clock); the gates then hold with an error rather than
+    judge freshness or a KPI's ``for`` across two clocks.
+    """
+    if prometheus_now is None:
+        return None
+    if prometheus_now < sent - tolerance:
+        skew = sent - prometheus_now
+        return f"The operator's clock is {skew:.0f}s ahead of Prometheus' (tolerance {tolerance:g}s, --max-clock-skew)."
+    if prometheus_now > received + tolerance:
+        skew = prometheus_now - received
+        return f"The operator's clock is {skew:.0f}s behind Prometheus' (tolerance {tolerance:g}s, --max-clock-skew)."
+    return None

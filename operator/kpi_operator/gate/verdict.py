@@ -19,6 +19,7 @@ not read.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal, Mapping, Optional, Sequence, Tuple
@@ -26,10 +27,11 @@ from typing import Literal, Mapping, Optional, Sequence, Tuple
 from ..api.durations import DurationError, format_duration_ms, normalize_duration, parse_duration_ms
 from ..api.models import KPI, SLO, Gate
 from ..api.status import GateVerdict
-from ..api.promql import format_float
+from ..api.promql import format_float, render_window
+from ..api.timestamps import utc_timestamp
 from ..api.comparison import BREACH_OP, breached
 from ..rules.kpi import breach_levels
-from ..rules.compiled import WindowPair, compile_slo
+from ..rules.compiled import WindowPair, compile_kpi, compile_slo
 
 NoData = Literal["hold", "fail"]
 Sample = Tuple[float, Optional[float]]
@@ -96,6 +98,22 @@ class SLOReading:
 class _Hold(Enum):
     NO_DATA = "no data"
     NOT_ENOUGH = "not enough evidence"
+    TOO_EARLY = "data from before a restore"
+
+
+_RANGE = re.compile(r"\[\s*((?:\d+(?:ms|[smhdwy]))+)\s*(?::[^\]]*)?\]")
+
+
+def query_lookback_seconds(query: str) -> float:
+    """The longest range selector in a PromQL query (``rate(x[5m])`` looks back 5 minutes): a sample of the
+    query holds data that old. 0 for a query without ranges."""
+    longest = 0.0
+    for match in _RANGE.finditer(query):
+        try:
+            longest = max(longest, parse_duration_ms(match.group(1)) / 1000.0)
+        except DurationError:
+            continue
+    return longest
 
 
 def _missing(value: Optional[float]) -> bool:
@@ -125,6 +143,10 @@ def _hold(kind: _Hold, reason: str, no_data: NoData, value: Optional[float], thr
     return Outcome(Verdict.INCONCLUSIVE, reason, value, threshold, query)
 
 
+def _moment(unix: float) -> str:
+    return utc_timestamp(unix)
+
+
 def _span(seconds: float) -> str:
     return format_duration_ms(int(round(seconds)) * 1000)
 
@@ -145,7 +167,7 @@ def kpi_gate_bound(kpi: KPI) -> tuple[str, float]:
     return f"{severity} threshold", bound
 
 
-def kpi_verdict(kpi: KPI, reading: KPIReading, no_data: Optional[NoData] = None) -> Outcome:
+def kpi_verdict(kpi: KPI, reading: KPIReading, no_data: Optional[NoData] = None, since: Optional[float] = None) -> Outcome:
     """Fail when the KPI has been beyond its critical threshold (``kpi_gate_bound``) for at least its ``for``.
 
     "Beyond" is ``value BREACH_OP[op] bound``, as in the KPI's alerts. The breach is the trailing run of breached
@@ -165,6 +187,19 @@ def kpi_verdict(kpi: KPI, reading: KPIReading, no_data: Optional[NoData] = None)
     op = BREACH_OP[spec.target.op]
     needed = parse_duration_ms(spec.for_) / 1000.0
     samples = sorted(reading.samples, key=lambda sample: sample[0])
+    if since is not None:
+        # A restored template: judged only on samples whose whole lookback lies after the restore.
+        start = since + query_lookback_seconds(render_window(spec.query, compile_kpi(kpi).window))
+        samples = [sample for sample in samples if sample[0] > start]
+        if not samples:
+            return Outcome(
+                Verdict.INCONCLUSIVE,
+                f"{name}: the running template was restored at {_moment(since)}; no sample whose range lies "
+                f"wholly after that yet (the query looks back {_span(start - since)}).",
+                None,
+                bound,
+                query,
+            )
     if not samples or _missing(samples[-1][1]):
         what = "returned no samples" if not samples else "has no value at its latest sample"
         return _hold(
@@ -265,21 +300,36 @@ class _PairResult:
         return min(self.short, self.long)
 
 
-def _judge_pair(pair: WindowPair, threshold: float, ratios: dict[str, Optional[float]], events: dict[str, Optional[float]], min_events: Optional[int]) -> _PairResult:
+def _judge_pair(
+    pair: WindowPair,
+    threshold: float,
+    ratios: dict[str, Optional[float]],
+    events: dict[str, Optional[float]],
+    min_events: Optional[int],
+    too_early: bool = False,
+) -> _PairResult:
     short, long = ratios.get(pair.short), ratios.get(pair.long)
     short = None if _missing(short) else short
     long = None if _missing(long) else long
     count = events.get(pair.long)
     count = None if _missing(count) else count
     hold = None
-    if short is None or long is None:
+    if too_early:
+        hold = _Hold.TOO_EARLY
+    elif short is None or long is None:
         hold = _Hold.NO_DATA
     elif min_events is not None and (count is None or count < min_events):
         hold = _Hold.NO_DATA if count is None else _Hold.NOT_ENOUGH
     return _PairResult(pair, threshold, short, long, count, hold)
 
 
-def slo_verdict(slo: SLO, reading: SLOReading, no_data: Optional[NoData] = None) -> Outcome:
+def slo_verdict(
+    slo: SLO,
+    reading: SLOReading,
+    no_data: Optional[NoData] = None,
+    since: Optional[float] = None,
+    at: Optional[float] = None,
+) -> Outcome:
     """Fail when a page-tier window pair burns above its threshold in both its short and its long window.
 
     The condition is the page alert's: ``ratio(short) > factor x (1 - objective)`` and the same for the long
@@ -288,6 +338,10 @@ def slo_verdict(slo: SLO, reading: SLOReading, no_data: Optional[NoData] = None)
     Otherwise a pair without data makes the verdict inconclusive (no data), then a pair whose long window saw
     fewer than ``minEvents`` events (not enough evidence; an unknown count is no data). ``no_data`` overrides
     ``gate.noData``.
+
+    ``since`` (a rollback restored the running template then) with ``at`` (the samples' time): a pair is judged
+    only once its long window lies wholly after ``since``; until then it holds (whatever ``noData`` says), so a
+    restored template is never judged on the errors of the template it replaced.
     """
     spec = slo.spec
     name = f"SLO {slo.metadata.name}"
@@ -301,7 +355,12 @@ def slo_verdict(slo: SLO, reading: SLOReading, no_data: Optional[NoData] = None)
 
     ratios, events = _by_window(reading.error_ratios), _by_window(reading.events)
     min_events = spec.alerting.min_events
-    results = [_judge_pair(pair, pair.factor * budget, ratios, events, min_events) for pair in pairs]
+    def too_early(pair: WindowPair) -> bool:
+        if since is None:
+            return False
+        return at is None or at - parse_duration_ms(pair.long) / 1000.0 < since
+
+    results = [_judge_pair(pair, pair.factor * budget, ratios, events, min_events, too_early(pair)) for pair in pairs]
 
     for result in results:
         if result.firing:
@@ -319,13 +378,19 @@ def slo_verdict(slo: SLO, reading: SLOReading, no_data: Optional[NoData] = None)
                 query,
             )
 
-    for kind in (_Hold.NO_DATA, _Hold.NOT_ENOUGH):
+    for kind in (_Hold.TOO_EARLY, _Hold.NO_DATA, _Hold.NOT_ENOUGH):
         held = [result for result in results if result.hold is kind]
         if not held:
             continue
         result = held[0]
         pair = result.pair
-        if kind is _Hold.NOT_ENOUGH:
+        if kind is _Hold.TOO_EARLY:
+            assert since is not None
+            reason = (
+                f"{name}: the running template was restored at {_moment(since)}; its {pair.short}/{pair.long} "
+                f"page pair is judged once its {pair.long} window holds only data from after that."
+            )
+        elif kind is _Hold.NOT_ENOUGH:
             reason = (
                 f"{name} saw only {format_float(result.events or 0)} events in the last {pair.long}, below "
                 f"alerting.minEvents {min_events}: too little traffic to judge the {pair.short}/{pair.long} pair."
