@@ -127,11 +127,13 @@ def template(image: str, hash_: Optional[str] = None) -> dict[str, Any]:
 
 
 def make_rollout(emu: KubeEmulator, namespace: str, name: str = "checkout-canary") -> dict[str, Any]:
-    """A canary Deployment at revision 2 and the ReplicaSets of revisions 1 and 2, as a rollout leaves them."""
+    """A canary Deployment at revision 2 and the ReplicaSets of revisions 1 and 2, as a rollout leaves them; it opts
+    in to every gate of its namespace (``kpi.dev/gated-by: *``), each run having its own namespace."""
     deployment = emu.create({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "checkout", "track": "canary"}, "annotations": {REVISION: "2"}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "checkout", "track": "canary"},
+                     "annotations": {REVISION: "2", "kpi.dev/gated-by": "*"}},
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "checkout", "track": "canary"}}, "template": template("checkout:v2")},
     })
     for number in (1, 2):

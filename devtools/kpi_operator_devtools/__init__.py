@@ -6,6 +6,7 @@ the operator needs to run. Nothing in ``kpi_operator`` imports this package; ``k
 when it is installed.
 
 ``kube_emulator``: a stateful Kubernetes API over HTTP (kmock-based) that enforces this project's CRDs.
+``deployment_controller``: kube-controller-manager's Deployment controller, for ``kube_emulator`` (opt-in).
 ``rule_sync``: prometheus-operator's job, done locally: PrometheusRules become rule files of a Prometheus.
 ``prometheus_server``: a real Prometheus server (Debian's ``prometheus`` package) as a child process.
 ``synthetic_exporter``: an HTTP service's metrics with the error ratio and latency the caller chooses.

@@ -50,14 +50,32 @@ object-serving logic to close these gaps:
 * Minimal OpenAPI v3 documents (paths and the ``fieldValidation`` parameter, no schemas): without
   them ``kubectl apply`` refuses to work ("failed to download openapi"); with them it validates
   server-side, so an invalid manifest fails here as it would on a cluster.
+* The Deployment controller, opt-in (``deployment_controller=True``; see ``deployment_controller.py``):
+  after each write to a Deployment (or to a ReplicaSet it owns) it does what kube-controller-manager's
+  would: a ReplicaSet ``<name>-<pod-template-hash>`` per new template, owned by the Deployment, with
+  ``deployment.kubernetes.io/revision`` = the highest other revision + 1; a template equal to an older
+  ReplicaSet's (the hash label aside) reuses that ReplicaSet under the next number (the renumbering
+  ``kubectl rollout undo`` shows, with ``revision-history`` and the Deployment's annotations such as
+  ``kubernetes.io/change-cause`` copied to it); the Deployment's revision annotation; no rollout while
+  ``spec.paused`` (scaling still applies); old ReplicaSets beyond ``revisionHistoryLimit`` deleted;
+  ReplicaSet and Deployment status (``observedGeneration``, replica counts, ``Available`` and
+  ``Progressing`` conditions) as ``kubectl rollout status`` reads them. Its writes are ordinary writes
+  (resourceVersions, watch events). It runs before the triggering request's response is sent, or
+  ``deployment_controller_delay`` seconds later (writes in between are synced together, as by a work
+  queue), so that ``observedGeneration < generation`` can be seen; :meth:`KubeEmulator.run_controllers`
+  ends such a lag at once. What it does not reproduce: pods (all are ready at once, so every rollout
+  completes in one step, without the surge in between), progress deadlines, adoption of ReplicaSets by
+  label selector, proportional scaling, and the API's defaulting of Deployment fields (the controller
+  reads missing ones with their defaults); template hashes follow the real scheme (FNV-32a,
+  ``SafeEncodeString``) but not its input bytes, so names differ from a cluster's.
 
 What it still does not emulate: server-side apply (415), real strategic merge (list merge keys:
 a patch with a partial ``containers`` list replaces the whole list), protobuf bodies (415; so
 kubectl's imperative ``create deployment`` fails, ``kubectl apply -f`` works), the ``/scale``
 subresource, admission webhooks, RBAC and authentication (any token is accepted), CEL validation
 rules, ``format`` checks, schema validation of resources without a CRD (builtins, and
-PrometheusRule unless its CRD is given), controllers (no Deployment controller creating
-ReplicaSets, no status updates on their own), foreground deletion ordering, graceful pod
+PrometheusRule unless its CRD is given), controllers other than the opt-in Deployment controller
+(no pods, no status updates on their own), foreground deletion ordering, graceful pod
 termination, periodic watch bookmarks, and version conversion beyond rewriting ``apiVersion``.
 
 Unknown fields: the API server prunes them silently by default (``fieldValidation=Warn``) and
@@ -113,6 +131,8 @@ import jsonschema
 import kmock
 import yaml
 from kmock._internal import apps, enums, references, rendering  # pinned: kmock==0.8
+
+from .deployment_controller import DeploymentController
 
 logger = logging.getLogger(__name__)
 
@@ -637,6 +657,10 @@ class KubeEmulator(kmock.KubernetesEmulator):
     # long-lived emulator (a process of its own, the demo) keeps only the newest ones. None keeps all, for tests
     # that inspect the requests.
     request_log_limit: int | None = None
+    # The Deployment controller (and ReplicaSet statuses), off by default: tests that make their own ReplicaSets
+    # keep them as made. The delay is how long it takes to react to a write (0: before the write's response).
+    deployment_controller: bool = False
+    deployment_controller_delay: float = 0.0
 
     _rv: int = attrs.field(default=0, init=False)
     _log: builtins.list[_Change] = attrs.field(factory=builtins.list, init=False)
@@ -648,6 +672,10 @@ class KubeEmulator(kmock.KubernetesEmulator):
     _storage_versions: dict[tuple[str, str], str] = attrs.field(factory=dict, init=False)
     _crd_resources: dict[str, builtins.list[str]] = attrs.field(factory=dict, init=False)
     _http: apps.Server | None = attrs.field(default=None, init=False)
+    _controller: DeploymentController | None = attrs.field(default=None, init=False)
+    _controller_queue: dict[tuple[str, str, str], None] = attrs.field(factory=dict, init=False)
+    _controller_timers: dict[tuple[str, str, str], asyncio.TimerHandle] = attrs.field(factory=dict, init=False)
+    _controller_busy: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
         # Only the scaffold (discovery, 404 for unknown endpoints): kmock's own stateful fallbacks
@@ -659,6 +687,8 @@ class KubeEmulator(kmock.KubernetesEmulator):
         self._load_builtin_resources()
         for name in self.initial_namespaces:
             self._ensure_namespace(name)
+        if self.deployment_controller:
+            self._controller = DeploymentController(self)
         for crd in self.crds:
             self._create(self._res('apiextensions.k8s.io', 'v1', 'customresourcedefinitions'),
                          None, dict(crd), system=True)
@@ -678,6 +708,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
         # End all watch streams first, or the HTTP server waits for them on shutdown.
         self._closing = True
         self._notify()
+        for timer in self._controller_timers.values():
+            timer.cancel()
+        self._controller_timers.clear()
         try:
             if self._http is not None:
                 await self._http.__aexit__(exc_type, exc_value, traceback)
@@ -912,6 +945,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
         else:
             self.objects[key] = copy.deepcopy(body)
         self._record(res, key[1], type_, body, old)
+        self._controller_notice(res, body)
 
     def _remove(self, res: Res, key: Any, body: dict[str, Any]) -> None:
         # The final state (e.g. with the last finalizer removed) goes to the history too, for tests.
@@ -919,6 +953,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
         self.objects[key].history.append(copy.deepcopy(body))
         self.objects[key].delete()
         self._record(res, key[1], 'DELETED', body, old)
+        self._controller_notice(res, body)
 
     def _present(self, body: Mapping[str, Any], res: Res) -> dict[str, Any]:
         """A deep copy for the outside world, in the requested API version."""
@@ -1270,6 +1305,71 @@ class KubeEmulator(kmock.KubernetesEmulator):
         return sorted(items, key=lambda b: (b['metadata'].get('namespace') or '', b['metadata']['name']))
 
     # ----------------------------------------------------------------------------------------------
+    # Controllers (opt-in): the Deployment controller, fed by writes as by informers, run after them.
+    # ----------------------------------------------------------------------------------------------
+
+    def _controller_notice(self, res: Res, body: Mapping[str, Any]) -> None:
+        """Queue a sync for a written Deployment or ReplicaSet (and a ReplicaSet's owning Deployment).
+
+        Writes made by the controller itself queue nothing: each sync does all there is to do at once.
+        """
+        if self._controller is None or self._controller_busy or res.group != 'apps':
+            return
+        meta = body.get('metadata') or {}
+        if res.plural == 'deployments':
+            self._controller_queue[('deployments', meta.get('namespace') or '', meta.get('name') or '')] = None
+        elif res.plural == 'replicasets':
+            self._controller_queue[('replicasets', meta.get('namespace') or '', meta.get('name') or '')] = None
+            for ref in meta.get('ownerReferences') or []:
+                if ref.get('controller') is True and ref.get('kind') == 'Deployment':
+                    self._controller_queue[('deployments', meta.get('namespace') or '', ref.get('name') or '')] = None
+
+    def _run_controllers(self) -> None:
+        """Sync what the last operation queued: now, or ``deployment_controller_delay`` seconds later (a later
+        write to the same object before then is handled by the same sync, as a controller's work queue would)."""
+        if not self._controller_queue:
+            return
+        keys = builtins.list(self._controller_queue)
+        self._controller_queue.clear()
+        loop: asyncio.AbstractEventLoop | None = None
+        if self.deployment_controller_delay > 0:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not serving yet (e.g. objects made before `async with`): at once
+                loop = None
+        for key in keys:
+            if loop is None:
+                self._controller_sync(key)
+            elif key not in self._controller_timers:
+                self._controller_timers[key] = loop.call_later(self.deployment_controller_delay, self._controller_fire, key)
+
+    def run_controllers(self) -> None:
+        """Run now the controller syncs that wait for ``deployment_controller_delay`` (a test's way to end a lag
+        it made observable, without waiting for it)."""
+        self._run_controllers()
+        for key, timer in builtins.list(self._controller_timers.items()):
+            timer.cancel()
+            self._controller_fire(key)
+
+    def _controller_fire(self, key: tuple[str, str, str]) -> None:
+        self._controller_timers.pop(key, None)
+        self._controller_sync(key)
+
+    def _controller_sync(self, key: tuple[str, str, str]) -> None:
+        assert self._controller is not None
+        kind, namespace, name = key
+        self._controller_busy = True
+        try:
+            if kind == 'deployments':
+                self._controller.sync_deployment(namespace, name)
+            else:
+                self._controller.sync_replicaset(namespace, name)
+        except ApiError as e:  # e.g. a namespace being deleted; a real controller would retry, this one waits
+            logger.warning('The Deployment controller failed to sync %s %s/%s: %s', kind, namespace, name, e)
+        finally:
+            self._controller_busy = False
+
+    # ----------------------------------------------------------------------------------------------
     # Helpers for tests: read and write the state directly (no HTTP), with the API's rules.
     # ----------------------------------------------------------------------------------------------
 
@@ -1289,6 +1389,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
         if res.has_status and obj.get('status') is not None:
             created, _ = self._replace(res, namespace, created['metadata']['name'], 'status',
                                        {'metadata': {}, 'status': copy.deepcopy(obj['status'])})
+        self._run_controllers()
         return created
 
     def get(self, what: Any, namespace: str | None = None, name: str | None = None, /, **kwargs: Any) -> Any:
@@ -1339,13 +1440,17 @@ class KubeEmulator(kmock.KubernetesEmulator):
         res = self._resolve(what)
         if isinstance(patch, builtins.list):
             content_type = 'application/json-patch+json'
-        return self._patch(res, namespace, name, subresource, patch, content_type)[0]
+        result = self._patch(res, namespace, name, subresource, patch, content_type)[0]
+        self._run_controllers()
+        return result
 
     def delete_object(self, what: Any, namespace: str | None, name: str, *,
                       propagation_policy: str | None = None) -> dict[str, Any]:
         """Delete as the API would (finalizers block it, dependents are garbage-collected)."""
         res = self._resolve(what)
-        return self._delete(res, namespace, name, {'propagationPolicy': propagation_policy})
+        result = self._delete(res, namespace, name, {'propagationPolicy': propagation_policy})
+        self._run_controllers()
+        return result
 
     @property
     def resource_version(self) -> str:
@@ -1445,7 +1550,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
         try:
             return await apps.RawHandler._handle(self, request)
         except _ServeStatefully:
-            return await self._serve(request)
+            response = await self._serve(request)
+            self._run_controllers()  # before the response is sent: a GET after it sees the controller's writes
+            return response
 
     async def _serve(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         warnings: builtins.list[str] = []
@@ -1628,7 +1735,9 @@ async def _serve_forever(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with KubeEmulator(crds=crds, listen_host=args.host, listen_port=args.port, request_log_limit=100) as emu:
+    async with KubeEmulator(crds=crds, listen_host=args.host, listen_port=args.port, request_log_limit=100,
+                            deployment_controller=args.deployment_controller,
+                            deployment_controller_delay=args.deployment_controller_delay) as emu:
         if args.kubeconfig_out:
             emu.write_kubeconfig(args.kubeconfig_out)
         print(f'READY {emu.server_url}', flush=True)
@@ -1642,6 +1751,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument('--port', type=int, default=0, help='0 picks a free port')
     parser.add_argument('--crds', action='append', default=[], help='a CRD file or directory (repeatable)')
     parser.add_argument('--kubeconfig-out', default=None, help='write a kubeconfig pointing at the server here')
+    parser.add_argument('--deployment-controller', action='store_true',
+                        help='run the Deployment controller (ReplicaSets, revisions, status)')
+    parser.add_argument('--deployment-controller-delay', type=float, default=0.0, metavar='SECONDS',
+                        help='how long the Deployment controller takes to react to a write')
     parser.add_argument('--verbose', '-v', action='store_true')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)

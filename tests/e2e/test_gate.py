@@ -43,13 +43,15 @@ def template(image: str, hash_: str | None = None) -> dict[str, Any]:
     return {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "checkout", "image": image}]}}
 
 
-def make_rollout(emu: KubeEmulator, name: str = "checkout-canary", revision: int = 2, paused: bool = False) -> dict[str, Any]:
-    """A canary Deployment at ``revision`` with the ReplicaSets of revisions 1..revision (images v1..vN)."""
+def make_rollout(emu: KubeEmulator, name: str = "checkout-canary", revision: int = 2, paused: bool = False, gated_by: str = "*") -> dict[str, Any]:
+    """A canary Deployment at ``revision`` with the ReplicaSets of revisions 1..revision (images v1..vN), opted in
+    to the gates ``gated_by`` names (``kpi.dev/gated-by``; ``*``: any gate of the namespace)."""
     deployment = emu.create(
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "shop", "labels": {"app": "checkout", "track": "canary"}, "annotations": {REVISION: str(revision)}},
+            "metadata": {"name": name, "namespace": "shop", "labels": {"app": "checkout", "track": "canary"},
+                         "annotations": {REVISION: str(revision), "kpi.dev/gated-by": gated_by}},
             "spec": {
                 "replicas": 3,
                 "paused": paused,

@@ -1,7 +1,8 @@
 """Generated specs: every valid one gives rules Prometheus loads; every invalid one gets a located, readable error.
 
 Valid bodies are built field by field from the API's own rules (DNS names, objectives strictly between 0 and
-100, windows no longer than the period, thresholds on the bad side of the target) with hostile text wherever
+100 and high enough that every alert tier can fire, windows no longer than the period, thresholds on the bad
+side of the target) with hostile text wherever
 the API takes free text: quotes, backslashes, ``{{``, unicode. Each hypothesis example is a batch of objects; each
 object's rules go to a file of their own, as prometheus-operator writes one file per PrometheusRule, and one
 ``promtool check rules --lint-fatal`` run checks every file of the batch.
@@ -26,13 +27,14 @@ from typing import Any, Callable, Optional
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from kpi_operator.api import parse_object
 from kpi_operator.cli import main
 from kpi_operator.cli.render import dump_yaml
 from kpi_operator.rules import build_rule_file, generate_groups
+from kpi_operator.rules.compiled import compile_slo
 from support.promtool import promtool_path, requires_promtool
 
 pytestmark = [requires_promtool, pytest.mark.promtool]
@@ -249,6 +251,23 @@ objectives = st.one_of(
 )
 
 
+def lowest_objective_that_fires(spec: dict[str, Any]) -> float:
+    """The objective above which every tier that must be able to fire can (``rules.feasibility``: a tier that is on,
+    or the page tier of a gated SLO, needs a pair with ``factor x (1 - objective / 100) < 1``); the factors depend
+    on the window and the tiers' windows only."""
+    probe = {"apiVersion": API_VERSION, "kind": "SLO", "metadata": {"name": "probe", "namespace": "default"}, "spec": {**spec, "objective": 50}}
+    obj, problems = parse_object(probe)
+    assert obj is not None, problems
+    floor = 0.0
+    for tier in compile_slo(obj).tiers:  # type: ignore[arg-type]
+        if tier.disabled and not ("gate" in spec and tier.tier == "page"):
+            continue
+        factor = min(pair.factor for pair in tier.pairs)
+        if factor > 1:
+            floor = max(floor, 100 * (1 - 1 / factor))
+    return floor
+
+
 @st.composite
 def slo_body(draw: Any, name: str, namespace: str) -> dict[str, Any]:
     window = draw(st.sampled_from(sorted(PERIODS)))
@@ -271,7 +290,13 @@ def slo_body(draw: Any, name: str, namespace: str) -> dict[str, Any]:
         spec["ruleSchema"] = "native" if native_only else draw(st.sampled_from(["native", "sloth"]))
     if draw(st.integers(0, 3)) == 0:
         spec["gate"] = draw(gate())
-    return {"apiVersion": API_VERSION, "kind": "SLO", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    floor = lowest_objective_that_fires(spec)
+    if spec["objective"] <= floor:
+        spec["objective"] = draw(st.floats(floor, 100, exclude_min=True, exclude_max=True))
+    body = {"apiVersion": API_VERSION, "kind": "SLO", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    obj, _ = parse_object(body)
+    assume(obj is not None and not compile_slo(obj).silent_tiers(gated="gate" in spec))  # type: ignore[arg-type]  # rounding at the floor
+    return body
 
 
 # --- KPI ----------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from kpi_operator.adapters.kube import VERBS_USED
+from kpi_operator.adapters.kube import LEASE_VERBS, VERBS_USED
 
 Triple = tuple[str, str, str]
 
@@ -51,13 +51,18 @@ KOPF_PEERING_NAMESPACED: frozenset[Triple] = frozenset(
     }
 )
 
+#: Leader election (on by default in the chart and the base): the Lease, through a Role in the operator's namespace.
+LEADER_ELECTION: frozenset[Triple] = LEASE_VERBS
+
 #: Everything that may ever be granted; a rule beyond this is a privilege nobody uses.
-ALLOWED: frozenset[Triple] = VERBS_USED | KOPF_ALWAYS | KOPF_NAMESPACED | KOPF_PEERING_CLUSTER | KOPF_PEERING_NAMESPACED
+ALLOWED: frozenset[Triple] = VERBS_USED | KOPF_ALWAYS | KOPF_NAMESPACED | KOPF_PEERING_CLUSTER | KOPF_PEERING_NAMESPACED | LEADER_ELECTION
 
 
-def expected_grants(*, namespaced: bool, peering: bool) -> frozenset[Triple]:
-    """Exactly what a ClusterRole must grant for one way of running the operator."""
+def expected_grants(*, namespaced: bool, peering: bool, leader_election: bool = True) -> frozenset[Triple]:
+    """Exactly what the ClusterRole and the Role together must grant for one way of running the operator."""
     grants = VERBS_USED | KOPF_ALWAYS
+    if leader_election:
+        grants |= LEADER_ELECTION
     if namespaced:
         grants |= KOPF_NAMESPACED
     if peering:
@@ -65,11 +70,12 @@ def expected_grants(*, namespaced: bool, peering: bool) -> frozenset[Triple]:
     return grants
 
 
-def grants(objects: Iterable[dict[str, Any]]) -> set[Triple]:
-    """The ``(apiGroup, resource, verb)`` set granted by the ClusterRoles and Roles among ``objects``."""
+def grants(objects: Iterable[dict[str, Any]], kinds: tuple[str, ...] = ("ClusterRole", "Role")) -> set[Triple]:
+    """The ``(apiGroup, resource, verb)`` set granted by the ClusterRoles and Roles (or only ``kinds``) among
+    ``objects``."""
     result: set[Triple] = set()
     for obj in objects:
-        if obj.get("kind") not in ("ClusterRole", "Role"):
+        if obj.get("kind") not in kinds:
             continue
         for rule in obj.get("rules") or []:
             assert not rule.get("resourceNames"), f"{obj['metadata']['name']}: resourceNames would need a test of their own"

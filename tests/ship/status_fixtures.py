@@ -78,7 +78,8 @@ def prometheus_down(body: dict[str, Any], at: datetime.datetime) -> dict[str, An
 
 
 def canary(revision: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A canary Deployment at ``revision`` and the ReplicaSets of its revisions, as the API returns them."""
+    """A canary Deployment at ``revision`` (opted in to any gate of its namespace) and the ReplicaSets of its
+    revisions, as the API returns them."""
     labels = {"app": "checkout", "track": "canary"}
 
     def template(image: str) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def canary(revision: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "checkout-canary", "namespace": "shop", "uid": "uid-deploy", "labels": dict(labels),
-                     "annotations": {"deployment.kubernetes.io/revision": str(revision)}},
+                     "annotations": {"deployment.kubernetes.io/revision": str(revision), "kpi.dev/gated-by": "*"}},
         "spec": {"replicas": 1, "selector": {"matchLabels": dict(labels)}, "template": template(f"checkout:1.{revision}")},
     }
     replicasets = [

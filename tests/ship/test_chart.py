@@ -18,10 +18,10 @@ from ship.schemas import skip_reason, validation_error
 PROJECT_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 #: The non-default set of the issue: a namespace list, a token Secret, a tenant header, no ServiceMonitor, no
-#: RBAC, and two peered replicas.
+#: RBAC, and two replicas with their own leader-election settings.
 NON_DEFAULT: dict[str, Any] = {
     "replicaCount": 2,
-    "peering": {"enabled": True},
+    "leaderElection": {"enabled": True, "leaseName": "kpi-operator-shop", "leaseDuration": 30, "renewDeadline": 20, "retryPeriod": 5},
     "watch": {"namespaces": ["shop", "platform"], "labelSelector": "team=payments"},
     "prometheus": {
         "url": "https://mimir-query.mimir.svc:8080/prometheus",
@@ -48,7 +48,9 @@ def test_the_chart_lints_clean_in_strict_mode(values: dict[str, Any]) -> None:
 
 
 def test_default_values_render_the_operator_objects() -> None:
-    assert kinds(render_chart()) == sorted(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceMonitor"])
+    assert kinds(render_chart()) == sorted(
+        ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service", "ServiceMonitor"]
+    )
 
 
 def test_the_chart_installs_the_same_objects_as_the_kustomize_base(kustomized: list[dict[str, Any]]) -> None:
@@ -60,15 +62,27 @@ def test_the_chart_installs_the_same_objects_as_the_kustomize_base(kustomized: l
 
 def test_the_non_default_set_renders_what_it_asks_for() -> None:
     objects = render_chart(NON_DEFAULT)
-    assert "ClusterRole" not in kinds(objects) and "ClusterRoleBinding" not in kinds(objects), "rbac.create=false"
+    assert not {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} & set(kinds(objects)), "rbac.create=false"
     assert "ServiceMonitor" not in kinds(objects), "serviceMonitor.enabled=false"
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 2
-    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate", "peered replicas may overlap"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate", "a new pod stands by until the old one releases the Lease"
+    assert not [o for o in objects if o["apiVersion"] == "kopf.dev/v1" or o["kind"] == "CustomResourceDefinition"], "no kopf peering"
+
+
+def test_kopf_peering_renders_its_objects_when_leader_election_is_off() -> None:
+    objects = render_chart({"leaderElection": {"enabled": False}, "peering": {"enabled": True}, "watch": {"namespaces": ["shop", "platform"]}})
+    assert one(objects, "Deployment")["spec"]["strategy"]["type"] == "RollingUpdate", "peered replicas may overlap"
+    assert not rbac.grants(objects) & rbac.LEADER_ELECTION, "no Lease without leader election"
     peerings = sorted((o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects if o["apiVersion"] == "kopf.dev/v1")
     assert peerings == [("KopfPeering", "platform", "kpi-operator"), ("KopfPeering", "shop", "kpi-operator")]
     peering_crds = {o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"}
     assert peering_crds == {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
+
+
+def test_without_leader_election_or_peering_a_rollout_never_overlaps_two_operators() -> None:
+    deployment = one(render_chart({"leaderElection": {"enabled": False}}), "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
 
 
 def test_the_non_default_set_configures_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +93,10 @@ def test_the_non_default_set_configures_the_operator(monkeypatch: pytest.MonkeyP
     assert config.label_selector == "team=payments"
     assert config.prometheus_url == "https://mimir-query.mimir.svc:8080/prometheus"
     assert config.prometheus_headers == {"X-Scope-OrgID": "tenant-a"}
-    assert config.peering is True and config.peering_name == "kpi-operator"
+    assert config.leader_election is True and config.peering is False
+    assert config.leader_election_id == "kpi-operator-shop"
+    assert config.election_timing.lease_duration == 30 and config.election_timing.renew_deadline == 20.0 and config.election_timing.retry_period == 5.0
+    assert config.problems() == []
     assert {e["name"] for e in env if e["name"].startswith("KPI_OPERATOR_")} <= known_variables()
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -128,21 +145,24 @@ def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(values: d
     assert checked >= 5
 
 
-# (watch.namespaces, peering) -> the RBAC kopf and the operator need in that mode.
+# values -> (watch.namespaces, peering, leader election): the RBAC kopf and the operator need in that mode.
+NO_ELECTION = {"leaderElection": {"enabled": False}}
 RBAC_MODES = {
-    "cluster-wide": ({}, False, False),
-    "restricted to namespaces": ({"watch": {"namespaces": ["shop"]}}, True, False),
-    "cluster-wide with peering": ({"replicaCount": 2, "peering": {"enabled": True}}, False, True),
-    "restricted to namespaces with peering": ({"replicaCount": 2, "peering": {"enabled": True}, "watch": {"namespaces": ["shop", "platform"]}}, True, True),
+    "cluster-wide": ({}, False, False, True),
+    "restricted to namespaces": ({"watch": {"namespaces": ["shop"]}}, True, False, True),
+    "cluster-wide, two replicas": ({"replicaCount": 2}, False, False, True),
+    "cluster-wide without leader election": (NO_ELECTION, False, False, False),
+    "cluster-wide with peering": ({**NO_ELECTION, "peering": {"enabled": True}}, False, True, False),
+    "restricted to namespaces with peering": ({**NO_ELECTION, "peering": {"enabled": True}, "watch": {"namespaces": ["shop", "platform"]}}, True, True, False),
 }
 
 
-@pytest.mark.parametrize("values, namespaced, peering", RBAC_MODES.values(), ids=RBAC_MODES.keys())
-def test_rbac_grants_exactly_what_the_mode_needs(values: dict[str, Any], namespaced: bool, peering: bool) -> None:
+@pytest.mark.parametrize("values, namespaced, peering, leader_election", RBAC_MODES.values(), ids=RBAC_MODES.keys())
+def test_rbac_grants_exactly_what_the_mode_needs(values: dict[str, Any], namespaced: bool, peering: bool, leader_election: bool) -> None:
     granted = rbac.grants(render_chart(values))
     assert VERBS_USED <= granted, f"not granted: {sorted(VERBS_USED - granted)}"
     assert granted <= rbac.ALLOWED, f"granted but used by nobody: {sorted(granted - rbac.ALLOWED)}"
-    expected = rbac.expected_grants(namespaced=namespaced, peering=peering)
+    expected = rbac.expected_grants(namespaced=namespaced, peering=peering, leader_election=leader_election)
     assert granted == expected, f"extra: {sorted(granted - expected)}, missing: {sorted(expected - granted)}"
 
 
@@ -157,6 +177,43 @@ def test_the_cluster_role_binding_names_the_service_account_the_pod_uses() -> No
     assert binding["roleRef"]["name"] == one(objects, "ClusterRole")["metadata"]["name"]
     assert one(objects, "ServiceAccount")["metadata"]["name"] == "ops-bot"
     assert one(objects, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "ops-bot"
+
+
+def test_the_lease_is_granted_only_in_the_release_namespace_to_the_pods_service_account() -> None:
+    objects = render_chart({"serviceAccount": {"name": "ops-bot"}}, name="ops", namespace="observability")
+    assert rbac.grants(objects, kinds=("Role",)) == rbac.LEADER_ELECTION
+    assert not rbac.grants(objects, kinds=("ClusterRole",)) & rbac.LEADER_ELECTION, "Leases in every namespace"
+    role, binding = one(objects, "Role"), one(objects, "RoleBinding")
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "observability"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ops-bot", "namespace": "observability"}]
+    env = {e["name"]: e.get("value") for e in container_env(one(objects, "Deployment"))}
+    assert env["KPI_OPERATOR_LEADER_ELECTION_ID"] == "ops-kpi-operator", "one Lease per release"
+    assert "KPI_OPERATOR_LEADER_ELECTION_NAMESPACE" not in env, "the pod's own namespace, where the Role is"
+
+
+WATCHING_NAMESPACES = {
+    "restricted to namespaces": {"watch": {"namespaces": ["shop", "platform"]}},
+    "restricted to namespaces with peering": {**NO_ELECTION, "peering": {"enabled": True}, "watch": {"namespaces": ["shop", "platform"]}},
+}
+
+
+@pytest.mark.parametrize("values", WATCHING_NAMESPACES.values(), ids=WATCHING_NAMESPACES.keys())
+def test_with_namespaces_listed_no_cluster_role_grants_patch_on_deployments(values: dict[str, Any]) -> None:
+    """A gate can act only in a watched namespace: the rights on namespaced resources are a Role in each of them,
+    bound to the pod's service account; the ClusterRole keeps only what kopf needs cluster-wide."""
+    objects = render_chart(values, name="ops", namespace="observability")
+    cluster = rbac.grants(objects, kinds=("ClusterRole",))
+    assert ("apps", "deployments", "patch") not in cluster
+    assert cluster == rbac.KOPF_ALWAYS | rbac.KOPF_NAMESPACED, f"cluster-wide beyond kopf's needs: {sorted(cluster - rbac.KOPF_ALWAYS - rbac.KOPF_NAMESPACED)}"
+    watched = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "Role" and ("apps", "deployments", "patch") in rbac.grants([o])}
+    assert sorted(watched) == ["platform", "shop"]
+    peering = rbac.KOPF_PEERING_NAMESPACED if values.get("peering", {}).get("enabled") else frozenset()
+    for namespace, role in watched.items():
+        assert rbac.grants([role]) == VERBS_USED | peering, namespace
+        (binding,) = [o for o in objects if o["kind"] == "RoleBinding" and o["metadata"]["namespace"] == namespace]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ops-kpi-operator", "namespace": "observability"}]
 
 
 def test_the_chart_crds_are_the_top_level_crds_unchanged() -> None:
@@ -202,7 +259,9 @@ def test_notes_tell_what_is_watched() -> None:
 
 SCHEMA_REJECTS = {
     "An unknown rule schema is refused": ({"ruleSchema": "foo"}, "/ruleSchema"),
-    "Two replicas without peering are refused": ({"replicaCount": 2}, "/peering/enabled"),
+    "Two replicas without leader election are refused": ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "/leaderElection/enabled"),
+    "kopf peering with leader election is refused": ({"peering": {"enabled": True}}, "/leaderElection/enabled"),
+    "A lease duration in fractions of a second is refused": ({"leaderElection": {"leaseDuration": 2.5}}, "/leaderElection/leaseDuration"),
     "A CA from both a Secret and a ConfigMap is refused": ({"prometheus": {"tls": {"ca": {"secretName": "a", "configMapName": "b"}}}}, "/prometheus/tls/ca"),
     "A misspelt top-level key is refused": ({"replicas": 2}, "replicas"),
     "A tenant with a comma (the header list separator) is refused": ({"prometheus": {"tenant": "a,b"}}, "/prometheus/tenant"),
@@ -227,13 +286,22 @@ def test_values_schema_accepts_the_supported_sets(values: dict[str, Any]) -> Non
         chart.validate_schema(chart.merge_values(values))
 
 
-def test_the_template_refuses_unpeered_replicas_even_without_the_schema(tmp_path: Path) -> None:
+TEMPLATE_REFUSES = {
+    "Replicas without leader election": ({"replicaCount": 3, "leaderElection": {"enabled": False}}, "requires leaderElection.enabled=true"),
+    "kopf peering with leader election": ({"peering": {"enabled": True}}, "requires leaderElection.enabled=false"),
+    "A renew deadline as long as the lease": ({"leaderElection": {"leaseDuration": 10, "renewDeadline": 10}}, "renewDeadline must be below"),
+    "A retry period as long as the renew deadline": ({"leaderElection": {"renewDeadline": 2, "retryPeriod": 2}}, "retryPeriod must be below"),
+}
+
+
+@pytest.mark.parametrize("values, message", TEMPLATE_REFUSES.values(), ids=TEMPLATE_REFUSES.keys())
+def test_the_template_refuses_what_would_act_twice_even_without_the_schema(tmp_path: Path, values: dict[str, Any], message: str) -> None:
     """A guard in the template too: `--skip-schema-validation` must not deploy two acting operators."""
     unchecked = tmp_path / "kpi-operator"
     shutil.copytree(CHART, unchecked)
     (unchecked / "values.schema.json").unlink()
     sdk = helm()
     with sdk.Chart.load(unchecked) as chart:
-        with pytest.raises(sdk.HelmError, match="requires peering.enabled=true"):
-            chart.render({"replicaCount": 3}, name="kpi-operator", namespace="kpi-operator")
-        assert chart.render({"replicaCount": 3, "peering": {"enabled": True}}, name="kpi-operator", namespace="kpi-operator")
+        with pytest.raises(sdk.HelmError, match=message):
+            chart.render(values, name="kpi-operator", namespace="kpi-operator")
+        assert chart.render({"replicaCount": 3}, name="kpi-operator", namespace="kpi-operator")

@@ -29,6 +29,8 @@ def test_the_base_renders_every_object_the_operator_needs(kustomized: list[dict[
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
             "Deployment",
             "Service",
             "ServiceMonitor",
@@ -84,12 +86,21 @@ def test_rbac_grants_every_verb_the_operator_uses(kustomized: list[dict[str, Any
 
 
 def test_rbac_grants_nothing_beyond_the_operator_and_kopf_cluster_wide(kustomized: list[dict[str, Any]]) -> None:
-    """The base runs cluster-wide without peering: exactly VERBS_USED and kopf's CRD scanning."""
+    """The base runs cluster-wide with leader election: exactly VERBS_USED, kopf's CRD scanning and the Lease."""
     granted = rbac.grants(kustomized)
     assert granted == rbac.expected_grants(namespaced=False, peering=False), (
         f"extra: {sorted(granted - rbac.expected_grants(namespaced=False, peering=False))}, "
         f"missing: {sorted(rbac.expected_grants(namespaced=False, peering=False) - granted)}"
     )
+
+
+def test_the_lease_is_granted_only_in_the_operator_namespace_to_its_service_account(kustomized: list[dict[str, Any]]) -> None:
+    assert rbac.grants(kustomized, kinds=("Role",)) == rbac.LEADER_ELECTION
+    assert not rbac.grants(kustomized, kinds=("ClusterRole",)) & rbac.LEADER_ELECTION, "Leases in every namespace"
+    role, binding, account = one(kustomized, "Role"), one(kustomized, "RoleBinding"), one(kustomized, "ServiceAccount")
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE}]
 
 
 def test_the_cluster_role_is_bound_to_the_operator_service_account(kustomized: list[dict[str, Any]]) -> None:
@@ -140,12 +151,14 @@ def test_the_image_is_the_project_release_without_a_registry_host(kustomized: li
     assert not re.match(r"^[^/]+[.:][^/]*/", container["image"]), "no registry host in shipped manifests"
 
 
-def test_one_replica_and_no_overlap_during_a_rollout(kustomized: list[dict[str, Any]]) -> None:
-    """Without peering two replicas would both act on the same objects, so one replica, replaced not rolled."""
+def test_one_acting_replica_through_the_leader_lease_also_during_a_rollout(kustomized: list[dict[str, Any]]) -> None:
+    """Leader election on, kopf peering off: a rolling update's new pod stands by until the old one releases the
+    Lease, and scaling out adds standbys."""
     deployment = one(kustomized, "Deployment")
     assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
     env = {e["name"]: e.get("value") for e in container_env(deployment)}
+    assert env["KPI_OPERATOR_LEADER_ELECTION"] == "true"
     assert env["KPI_OPERATOR_PEERING"] == "false"
 
 
@@ -165,6 +178,7 @@ def test_the_operator_reads_the_intended_configuration(kustomized: list[dict[str
     assert config.log_format == "json"
     assert config.metrics_port == 8080
     assert config.peering is False
+    assert config.leader_election is True and config.leader_election_id == "kpi-operator" and config.problems() == []
 
 
 def test_the_service_and_service_monitor_reach_the_metrics_port(kustomized: list[dict[str, Any]]) -> None:

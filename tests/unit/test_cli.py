@@ -71,6 +71,11 @@ def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *documents: object, 
         pytest.param({**VALID, "metadata": {"name": "API_v2"}}, "metadata.name: invalid name 'API_v2'", id="An invalid object name is refused"),
         pytest.param(with_spec(gate={"selector": {"matchLabels": {"a": "b"}}, "action": "delete"}), "spec.gate.action: Input should be 'rollback', 'pause' or 'scaleToZero'", id="An invalid gate action is refused"),
         pytest.param(
+            with_spec(objective=90.0, window="90d"),
+            "in.yaml: document 1 (SLO/api): spec.objective: 90 with window 90d gives every page-tier window pair an error-ratio threshold at or above 1",
+            id="An SLO whose page tier can never fire is refused, naming the field",
+        ),
+        pytest.param(
             {"apiVersion": "kpi.dev/v1alpha1", "kind": "KPI", "metadata": {"name": "k"}, "spec": {"owner": "o", "query": "avg(x)", "target": {"op": ">=", "value": 1}, "thresholds": {"critical": 2}}},
             "thresholds.critical 2 is on the good side of the target",
             id="KPI thresholds on the wrong side are refused",
@@ -89,6 +94,17 @@ def test_one_bad_document_does_not_hide_the_errors_of_the_others(tmp_path: Path,
     assert code == 1
     assert "document 1 (SLO/api): spec.owner" in err and "document 3 (SLO/api): spec.objective" in err
     assert "2 problem(s) in 2 of 3 document(s)" in err
+
+
+def test_a_tier_that_can_never_fire_counts_its_document_as_invalid_and_fails_the_gate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    silent = with_spec(objective=99, window="3650d")
+    code, _, err = run(tmp_path, capsys, VALID, silent)
+    assert code == 1 and "1 problem(s) in 1 of 2 document(s)" in err
+    assert "document 2 (SLO/api): spec.objective: 99 with window 3650d gives every page-tier window pair" in err
+    path = tmp_path / "gate.yaml"
+    path.write_text(yaml.safe_dump(silent))
+    assert main(["gate", "-f", str(path), "--prometheus", "http://127.0.0.1:1"]) == 1  # refused before any query
+    assert "spec.objective: 99 with window 3650d" in capsys.readouterr().err
 
 
 def test_generate_writes_nothing_when_any_input_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from kpi_operator.api.models import Gate, LabelSelector
 from kpi_operator.api.status import GateStatus
-from kpi_operator.gate import ACTED_REVISION_ANNOTATION, Decision, Outcome, Verdict
+from kpi_operator.gate import Decision, Outcome, Verdict, read_record, template_hash
 from kpi_operator.gate.rounds import NO_TARGET_MESSAGE, act_report, finish_round, matching_deployments, plan_round
 from ship.status_fixtures import canary
 
@@ -70,29 +70,119 @@ def test_the_act_plans_a_rollback_patch_with_a_revision_precondition() -> None:
     assert status.targets["checkout-canary"]["actedRevision"] == "3"
 
 
-def test_a_refused_patch_records_no_act_and_the_revision_is_judged_again() -> None:
+def test_a_refused_patch_records_no_act_and_the_next_failure_retries() -> None:
     status, _ = run([FAIL, FAIL, FAIL], gate(), failed=frozenset({"checkout-canary"}))
     target = status.targets["checkout-canary"]
-    assert target["actedRevision"] is None and target["lastAction"] is None
-    # The revision was not acted on, so it is re-armed and a fresh streak of failureLimit failures acts.
-    status, decisions = run([FAIL, FAIL, FAIL], gate(), previous=status)
-    assert decisions == [Decision.NONE, Decision.NONE, Decision.ACT]
+    assert (target["actedTemplate"], target["lastAction"], target["state"]) == (None, None, "Failing")
+    status, decisions = run([FAIL], gate(), previous=status)
+    assert decisions == [Decision.ACT]
     assert status.targets["checkout-canary"]["actedRevision"] == "2"
 
 
-def test_an_acted_revision_is_never_acted_on_again() -> None:
+def test_an_acted_template_is_never_acted_on_again() -> None:
     status, decisions = run([FAIL] * 6, gate())
     assert decisions == [Decision.NONE, Decision.NONE, Decision.ACT, Decision.NONE, Decision.NONE, Decision.NONE]
     assert status.state == "Acted"
 
 
-def test_the_deployment_annotation_stops_a_second_act_after_the_status_was_lost() -> None:
-    deployment, replicasets = canary(2)
+def apply(deployment: dict[str, Any], patch: list[dict[str, Any]], replicasets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Deployment after the act's patch and the controller's renumbering (the restored ReplicaSet becomes
+    the newest revision); ``test`` ops are checked."""
+    result = copy.deepcopy(deployment)
+    for op in patch:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        parent = result
+        for part in parts[:-1]:
+            parent = parent[part]
+        if op["op"] == "test":
+            assert parent[parts[-1]] == op["value"]
+        else:
+            parent[parts[-1]] = copy.deepcopy(op["value"])
+    restored = next(rs for rs in replicasets if template_hash(rs["spec"]["template"]) == template_hash(result["spec"]["template"]))
+    newest = max(int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for rs in replicasets) + 1
+    restored["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(newest)
+    result["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(newest)
+    return result
+
+
+def test_the_record_on_the_deployment_stops_a_second_act_after_the_status_was_lost() -> None:
+    deployment, replicasets = canary(3)
+    round_ = plan_round(None, FAIL, gate(failure_limit=1), [deployment], replicasets, NOW, me="SLO/checkout", acted_at=1000.0)
+    (target,) = round_.steps
+    assert target.needs_patch and target.plan is not None
+    after = apply(deployment, target.plan.patch, replicasets)
+    # The status is lost: the next rounds see only the Deployment. The restored template is not judged on the
+    # old samples, and the bad one is never restored again.
+    status = None
+    for index in range(5):
+        round_ = plan_round(status, FAIL, gate(failure_limit=1), [after], replicasets, NOW + timedelta(seconds=30 * (index + 1)), me="SLO/checkout")
+        assert [t.decision for t in round_.steps] == [Decision.NONE]
+        status = finish_round(round_)
+    assert status is not None and status.state == "Acted"
+    assert status.verdict is not None and status.verdict.verdict == "inconclusive"
+    assert "restored" in (status.verdict.reason or "")
+    assert status.last_action is not None and status.last_action["action"] == "rollback", "rebuilt from the record"
+    assert status.last_action["fromRevision"] == "3" and status.last_action["toRevision"] == "2"
+
+
+def test_the_restored_template_is_judged_on_data_after_the_restore() -> None:
+    deployment, replicasets = canary(3)
+    (target,) = plan_round(None, FAIL, gate(failure_limit=1), [deployment], replicasets, NOW, me="SLO/checkout", acted_at=1000.0).steps
+    assert target.plan is not None
+    after = apply(deployment, target.plan.patch, replicasets)
+    seen: list[float] = []
+
+    def judge_since(since: float) -> Outcome:
+        seen.append(since)
+        return FAIL
+
+    round_ = plan_round(None, FAIL, gate(failure_limit=1), [after], replicasets, NOW, me="SLO/checkout", judge_since=judge_since)
+    assert seen == [1000.0]
+    (step,) = round_.steps
+    assert step.decision is Decision.ACT and step.plan is not None
+    assert step.plan.to_revision == "1", "the template acted against (revision 3's) is never restored"
+
+
+def test_two_gates_on_one_deployment_never_oscillate() -> None:
+    """An SLO and a KPI both red on one canary: the SLO rolls 3 back to 2; the KPI sees the template the SLO
+    restored, never reports the SLO's act, and never brings back the template the SLO acted against."""
+    deployment, replicasets = canary(3)
+    slo_round = plan_round(None, FAIL, gate(failure_limit=1), [deployment], replicasets, NOW, me="SLO/checkout", acted_at=1000.0)
+    (slo_step,) = slo_round.steps
+    assert slo_step.plan is not None
+    after = apply(deployment, slo_step.plan.patch, replicasets)
+    kpi_status = None
+    for index in range(4):
+        kpi_round = plan_round(kpi_status, FAIL, gate(failure_limit=1), [after], replicasets, NOW + timedelta(seconds=30 * index), me="KPI/conversion")
+        assert [t.decision for t in kpi_round.steps] == [Decision.NONE]
+        kpi_status = finish_round(kpi_round)
+    assert kpi_status is not None and kpi_status.last_action is None and kpi_status.state == "Armed"
+    # Had the KPI gate read the Deployment before the SLO's act, its patch carries the old resourceVersion, and
+    # the API server refuses it; the record already refuses template 3 for every gate in any case.
+    assert read_record(after).refused == (template_hash(deployment["spec"]["template"]),)
+    held = plan_round(None, FAIL, gate(failure_limit=1), [{**after, "spec": deployment["spec"]}], replicasets, NOW, me="KPI/conversion")
+    assert [t.decision for t in held.steps] == [Decision.NONE]
+    assert finish_round(held).state == "Held"
+
+
+@pytest.mark.parametrize(
+    "generation, observed, acts",
+    [
+        pytest.param(5, 5, True, id="A rollout the controller observed is judged"),
+        pytest.param(6, 5, False, id="A spec change the controller has not observed is not judged"),
+        pytest.param(6, None, False, id="A Deployment without an observed generation is not judged"),
+    ],
+)
+def test_only_a_deployment_its_controller_observed_is_acted_on(generation: int, observed: Optional[int], acts: bool) -> None:
+    deployment, replicasets = canary(3)
     deployment = copy.deepcopy(deployment)
-    deployment["metadata"]["annotations"][ACTED_REVISION_ANNOTATION] = "2"
+    deployment["metadata"]["generation"] = generation
+    deployment["status"] = {} if observed is None else {"observedGeneration": observed}
     round_ = plan_round(None, FAIL, gate(failure_limit=1), [deployment], replicasets, NOW)
-    assert [t.decision for t in round_.steps] == [Decision.NONE]
-    assert finish_round(round_).state == "Acted"
+    assert [t.decision is Decision.ACT for t in round_.steps] == [acts]
+    if not acts:
+        verdict = finish_round(round_).verdict
+        assert verdict is not None and verdict.verdict == "inconclusive" and "that its controller has" in (verdict.reason or "")
 
 
 def test_no_matching_deployment_says_so_and_keeps_the_verdict() -> None:

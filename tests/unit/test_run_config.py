@@ -27,8 +27,15 @@ VALUES: dict[str, tuple[str, Any]] = {
     "metrics_port": ("9100", 9100),
     "metrics_host": ("127.0.0.1", "127.0.0.1"),
     "log_format": ("json", "json"),
+    "max_clock_skew": ("15", 15.0),
     "peering": ("1", True),
     "peering_name": ("kpi-operator-b", "kpi-operator-b"),
+    "leader_election": ("true", True),
+    "leader_election_namespace": ("kpi-system", "kpi-system"),
+    "leader_election_id": ("kpi-operator-b", "kpi-operator-b"),
+    "leader_election_lease_duration": ("30", 30),
+    "leader_election_renew_deadline": ("20", 20.0),
+    "leader_election_retry_period": ("4", 4.0),
     "kubeconfig": ("/root/.kube/other", "/root/.kube/other"),
 }
 
@@ -70,3 +77,24 @@ def test_the_prometheus_client_gets_every_prometheus_setting() -> None:
 def test_a_header_without_a_colon_is_a_usage_error() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="expected 'Name: value'"):
         parse(["--prometheus-header", "X-Scope-OrgID"])
+
+
+def test_leader_election_is_off_for_a_local_run_and_a_flag_turns_off_what_the_environment_turns_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse([]).leader_election is False
+    monkeypatch.setenv("KPI_OPERATOR_LEADER_ELECTION", "true")
+    assert parse([]).leader_election is True
+    assert parse(["--no-leader-election"]).leader_election is False
+
+
+LEADER_ELECTION_PROBLEMS = {
+    "Leader election with kopf peering is refused: peering would only pause the leader.": (["--leader-election", "--peering"], "exclude each other"),
+    "A renew deadline not shorter than the lease is refused.": (["--leader-election", "--leader-election-renew-deadline", "15"], "renew deadline"),
+    "A retry period not shorter than the renew deadline is refused.": (["--leader-election", "--leader-election-retry-period", "10"], "retry period"),
+}
+
+
+@pytest.mark.parametrize("args, problem", LEADER_ELECTION_PROBLEMS.values(), ids=LEADER_ELECTION_PROBLEMS.keys())
+def test_leader_election_settings_that_cannot_keep_one_leader_are_problems(args: list[str], problem: str) -> None:
+    problems = parse(args).problems()
+    assert len(problems) == 1 and problem in problems[0], problems
+    assert parse(args[1:]).problems() == [], "the same settings without leader election are not checked"

@@ -53,10 +53,26 @@ app.kubernetes.io/part-of: kpi-operator
 {{- join "," $headers }}
 {{- end }}
 
+{{/* The leader-election Lease: leaderElection.leaseName, else the release's full name. */}}
+{{- define "kpi-operator.leaseName" -}}
+{{- default (include "kpi-operator.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
 {{/* Refuse value combinations that would deploy a broken operator. */}}
 {{- define "kpi-operator.validate" -}}
-{{- if and (gt (int .Values.replicaCount) 1) (not .Values.peering.enabled) }}
-{{- fail "replicaCount > 1 requires peering.enabled=true: unpeered replicas would all reconcile and act on the same objects" }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 requires leaderElection.enabled=true: without it every replica would reconcile and act on the same objects" }}
+{{- end }}
+{{- if and .Values.peering.enabled .Values.leaderElection.enabled }}
+{{- fail "peering.enabled=true requires leaderElection.enabled=false: the Lease decides which replica acts, and kopf peering must be off with it" }}
+{{- end }}
+{{- with .Values.leaderElection }}
+{{- if and .enabled (not (lt (float64 .renewDeadline) (float64 .leaseDuration))) }}
+{{- fail "leaderElection.renewDeadline must be below leaderElection.leaseDuration: a leader must stop acting before a standby may take over" }}
+{{- end }}
+{{- if and .enabled (not (lt (float64 .retryPeriod) (float64 .renewDeadline))) }}
+{{- fail "leaderElection.retryPeriod must be below leaderElection.renewDeadline" }}
+{{- end }}
 {{- end }}
 {{- if and .Values.prometheus.tls.ca.secretName .Values.prometheus.tls.ca.configMapName }}
 {{- fail "prometheus.tls.ca: set secretName or configMapName, not both" }}

@@ -7,6 +7,7 @@ from typing import Any
 
 NAMESPACE = "shop"
 REVISION = "deployment.kubernetes.io/revision"
+CANARY_SLO = "checkout-canary-availability"
 
 
 def template(track: str, image: str, hash_: str | None = None) -> dict[str, Any]:
@@ -20,6 +21,10 @@ def template(track: str, image: str, hash_: str | None = None) -> dict[str, Any]
 
 
 def deployment(track: str, image: str, revision: int, replicas: int) -> dict[str, Any]:
+    """The canary opts in to the SLO's gate (``kpi.dev/gated-by``); the stable Deployment opts in to none."""
+    annotations = {REVISION: str(revision)}
+    if track == "canary":
+        annotations["kpi.dev/gated-by"] = f"SLO/{CANARY_SLO}"
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -27,7 +32,7 @@ def deployment(track: str, image: str, revision: int, replicas: int) -> dict[str
             "name": f"checkout-{track}",
             "namespace": NAMESPACE,
             "labels": {"app": "checkout", "track": track},
-            "annotations": {REVISION: str(revision)},
+            "annotations": annotations,
         },
         "spec": {
             "replicas": replicas,
@@ -64,7 +69,7 @@ def canary_slo(failure_limit: int) -> dict[str, Any]:
     return {
         "apiVersion": "kpi.dev/v1alpha1",
         "kind": "SLO",
-        "metadata": {"name": "checkout-canary-availability", "namespace": NAMESPACE, "labels": {"release": "prometheus"}},
+        "metadata": {"name": CANARY_SLO, "namespace": NAMESPACE, "labels": {"release": "prometheus"}},
         "spec": {
             "service": "checkout",
             "owner": "team-payments",

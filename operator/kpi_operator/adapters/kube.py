@@ -62,6 +62,17 @@ VERBS_USED: frozenset[tuple[str, str, str]] = frozenset(
 )
 
 
+#: Leader election's calls (``get_lease``, ``create_lease``, ``replace_lease``), in the operator's own namespace
+#: only: the chart and the manifests grant them through a Role there, and only with leader election on.
+LEASE_VERBS: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        ("coordination.k8s.io", "leases", "get"),
+        ("coordination.k8s.io", "leases", "create"),
+        ("coordination.k8s.io", "leases", "update"),
+    }
+)
+
+
 class KubeError(Exception):
     """A request the API server refused or could not answer, with the reason in its message.
 
@@ -133,6 +144,7 @@ class KubeClient:
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
+        self.coordination = client.CoordinationV1Api(api_client)
 
     @classmethod
     async def connect(cls, kubeconfig: Optional[str] = None) -> "KubeClient":
@@ -251,6 +263,29 @@ class KubeClient:
             await _checked_json(await self.core.create_namespaced_event(meta.get("namespace", "default"), body, _preload_content=False))
         except Exception as error:
             logger.warning("could not post Event %s on %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error)
+
+    # --- Leases (leader election) ---------------------------------------------------------------------------------
+
+    @_raising_kube_error
+    async def get_lease(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        """The Lease, or None when there is none (404)."""
+        response = await self.coordination.read_namespaced_lease(name, namespace, _preload_content=False)
+        if getattr(response, "status", 200) == 404:
+            response.release()
+            return None
+        return await _checked_json(response)
+
+    @_raising_kube_error
+    async def create_lease(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create the Lease; ``KubeError`` 409 when another candidate created it first."""
+        namespace = body["metadata"]["namespace"]
+        return await _checked_json(await self.coordination.create_namespaced_lease(namespace, body, _preload_content=False))
+
+    @_raising_kube_error
+    async def replace_lease(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the Lease as read (its ``metadata.resourceVersion``): ``KubeError`` 409 when it changed since."""
+        meta = body["metadata"]
+        return await _checked_json(await self.coordination.replace_namespaced_lease(meta["name"], meta["namespace"], body, _preload_content=False))
 
     # --- Deployments (the gate) --------------------------------------------------------------------------------
 

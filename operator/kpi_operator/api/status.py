@@ -98,7 +98,8 @@ class GateVerdict(StatusModel):
 class GateStatus(StatusModel):
     """``status.gate``: one state per matching Deployment in ``targets`` (``gate.state.GateState``'s wire form);
     ``state``, ``consecutiveFailures`` and ``lastAction`` mirror the first target by name, the usual single
-    canary."""
+    canary. ``notAllowed`` names the Deployments the selector matched that did not opt in (``gate.consent``),
+    and ``message`` says what a person should know (no target, Deployments not allowed)."""
 
     state: Optional[str] = None
     consecutive_failures: Optional[int] = None
@@ -106,6 +107,7 @@ class GateStatus(StatusModel):
     verdict: Optional[GateVerdict] = None
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     message: Optional[str] = None
+    not_allowed: Optional[list[str]] = None
 
     @classmethod
     def holding(cls, previous: Optional["GateStatus"], reason: str) -> "GateStatus":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..api.loading import Document, Problem
 from .inputs import add_filename_argument, load_documents
 from ..rules import RULE_SCHEMAS, SchemaError, generate_groups
 
@@ -21,17 +22,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def check(documents: list, schema: str) -> list[str]:
-    """All problem lines of all documents, including what only rule generation finds."""
-    messages: list[str] = []
+def check(documents: list[Document], schema: str) -> list[str]:
+    """All problem lines of all documents, including what only rule generation finds (a feature the rule schema
+    cannot express, an alert tier that can never fire), which is added to the document's problems."""
     for document in documents:
         if document.obj is not None and not document.problems:
             try:
                 generate_groups(document.obj, schema)
             except SchemaError as error:
-                messages.append(f"{document.source}: {document.label}: {error}")
-        messages.extend(document.messages())
-    return messages
+                document.problems.append(Problem(error.path, error.message))
+    return [message for document in documents for message in document.messages()]
 
 
 def run(args: argparse.Namespace) -> int:

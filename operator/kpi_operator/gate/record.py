@@ -27,6 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from ..api.timestamps import utc_timestamp
 from .revisions import without_pod_template_hash
 
 REFUSED_TEMPLATES_ANNOTATION = "kpi.dev/gate-refused-templates"
@@ -56,6 +57,21 @@ class LastAct:
     at: Optional[float]
     from_revision: Optional[str] = None
     to_revision: Optional[str] = None
+
+    def as_last_action(self) -> dict[str, Any]:
+        """``status.gate.lastAction`` rebuilt from the record, for a status that lost it (the object re-created,
+        the status write after the act lost): what, against which revisions, when; the verdict is not kept."""
+        return {
+            "action": self.action,
+            "fromRevision": self.from_revision,
+            "toRevision": self.to_revision,
+            "template": self.template,
+            "restoredTemplate": self.restored,
+            "time": utc_timestamp(self.at) if self.at is not None else None,
+            "message": "Recovered from the Deployment's kpi.dev/gate-last-act annotation (the status had lost it).",
+            "noop": False,
+            "dryRun": False,
+        }
 
     def to_json(self) -> str:
         return json.dumps(

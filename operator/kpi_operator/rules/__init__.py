@@ -11,6 +11,7 @@ from typing import Any, Literal, Union
 from ..api.models import KPI, SLO
 from . import kpi as kpi_rules
 from . import native, sloth
+from .feasibility import check_tiers_can_fire
 from .prometheus_rule import build_prometheus_rule, build_rule_file
 from .sloth import SchemaError
 from .windows import burn_rate_factor, window_pairs
@@ -22,10 +23,12 @@ RULE_SCHEMAS: tuple[str, ...] = ("native", "sloth")
 def generate_groups(obj: Union[SLO, KPI], schema: RuleSchema = "native", definition_version: int = 1) -> list[dict[str, Any]]:
     """The rule groups of one object. An SLO's own ``spec.ruleSchema`` wins over ``schema``.
 
-    Raises ``SchemaError`` when the SLO uses something its schema cannot express.
+    Raises ``SchemaError`` when the SLO uses something its schema cannot express, or when an alert tier of it can
+    never fire (``feasibility``).
     """
     if isinstance(obj, KPI):
         return kpi_rules.kpi_groups(obj, definition_version)
+    check_tiers_can_fire(obj)
     chosen = obj.spec.rule_schema or schema
     if chosen == "sloth":
         return sloth.slo_groups(obj)

@@ -101,6 +101,22 @@ class CompiledSLO:
         """The tiers that alert."""
         return tuple(tier for tier in self.tiers if not tier.disabled)
 
+    def threshold(self, pair: WindowPair) -> float:
+        """The error ratio both windows of ``pair`` must be above for it to fire: ``factor x error budget``, the
+        product the rules print (``(factor * budget)``) and the gate computes, to the bit."""
+        return pair.factor * self.error_budget
+
+    def silent_tiers(self, gated: bool = False) -> tuple[TierWindows, ...]:
+        """The tiers that can never fire: every pair's threshold is at or above 1. A pair fires on an error ratio
+        *above* its threshold and an error ratio is at most 1 (every event bad), so such a pair never does. A
+        disabled tier is left out, except the page tier of a ``gated`` SLO: the gate judges the page pairs even
+        with the page alert off."""
+        return tuple(
+            tier
+            for tier in self.tiers
+            if (not tier.disabled or (gated and tier.tier == "page")) and tier.pairs and all(self.threshold(p) >= 1.0 for p in tier.pairs)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledKPI:

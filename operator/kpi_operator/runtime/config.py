@@ -16,18 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..adapters.prometheus import PrometheusSettings
+from ..election import Timing
 
 ENV_PREFIX = "KPI_OPERATOR_"
 
 
-def _setting(default: Any, help: str, *, env: Optional[str] = "", flag: str = "", choices: tuple[str, ...] = (), repeat: str = "") -> Any:
+def _setting(
+    default: Any, help: str, *, env: Optional[str] = "", flag: str = "", choices: tuple[str, ...] = (), repeat: str = "", negatable: bool = False
+) -> Any:
     """A config field with its command-line and environment spelling.
 
     ``env``: the variable's name after ``KPI_OPERATOR_`` (default: the field's name upper-cased; ``None``: no
     variable; a name starting with ``$`` is read as is, without the prefix). ``repeat``: a repeatable flag
-    whose environment form is comma-separated; ``"headers"`` parses ``Name: value`` pairs.
+    whose environment form is comma-separated; ``"headers"`` parses ``Name: value`` pairs. ``negatable``: a
+    boolean that also has a ``--no-`` flag, to turn off what the environment turns on.
     """
-    metadata = {"help": help, "env": env, "flag": flag, "choices": choices, "repeat": repeat}
+    metadata = {"help": help, "env": env, "flag": flag, "choices": choices, "repeat": repeat, "negatable": negatable}
     if isinstance(default, (list, dict)):
         return field(default_factory=type(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -48,12 +52,21 @@ class OperatorConfig:
     prometheus_timeout: float = _setting(PrometheusSettings.timeout, "seconds to wait for one Prometheus query")
     evaluation_interval: float = _setting(30.0, "seconds between evaluation cycles")
     freshness: float = _setting(300.0, "samples older than this many seconds count as no data")
+    max_clock_skew: float = _setting(60.0, "seconds the operator's clock may differ from Prometheus' before every gate holds with an error")
     rule_schema: str = _setting("native", "default rule schema", choices=("native", "sloth"))
     metrics_port: int = _setting(8080, "port of /metrics and /healthz; 0 picks a free one")
     metrics_host: str = _setting("0.0.0.0", "address of /metrics and /healthz")
     log_format: str = _setting("text", "log format", choices=("text", "json"))
     peering: bool = _setting(False, "kopf peering: one active replica among several")
     peering_name: str = _setting("kpi-operator", "peering object name")
+    leader_election: bool = _setting(
+        False, "hold a coordination.k8s.io Lease before reconciling: one active replica, the others stand by (the chart and manifests turn it on)", negatable=True
+    )
+    leader_election_namespace: Optional[str] = _setting(None, "namespace of the Lease (default: the pod's own namespace, else default)")
+    leader_election_id: str = _setting("kpi-operator", "name of the Lease")
+    leader_election_lease_duration: int = _setting(Timing.lease_duration, "seconds a standby waits without seeing the Lease renewed before it takes over")
+    leader_election_renew_deadline: float = _setting(Timing.renew_deadline, "seconds the leader may go without renewing the Lease; then it stops and exits")
+    leader_election_retry_period: float = _setting(Timing.retry_period, "seconds between two reads or renewals of the Lease")
     kubeconfig: Optional[str] = _setting(None, "kubeconfig file when not in a cluster", env="$KUBECONFIG")
     verbose: bool = _setting(False, "debug logging", env=None)
 
@@ -61,6 +74,20 @@ class OperatorConfig:
     def prometheus(self) -> PrometheusSettings:
         """The Prometheus client's settings: the ``prometheus_<name>`` fields, by name."""
         return PrometheusSettings(**{f.name: getattr(self, "prometheus_" + f.name) for f in dataclasses.fields(PrometheusSettings)})
+
+    @property
+    def election_timing(self) -> Timing:
+        """Leader election's settings: the ``leader_election_<name>`` fields, by name."""
+        return Timing(**{f.name: getattr(self, "leader_election_" + f.name) for f in dataclasses.fields(Timing)})
+
+    def problems(self) -> list[str]:
+        """Settings that cannot work together (``kpi-operator run`` exits 2 with them)."""
+        if not self.leader_election:
+            return []
+        found = [f"--leader-election: {problem}" for problem in self.election_timing.problems()]
+        if self.peering:
+            found.append("--leader-election and --peering exclude each other: the Lease keeps one replica active, kopf's peering must be off")
+        return found
 
 
 def environment_variable(setting: "dataclasses.Field[Any]") -> Optional[str]:
@@ -107,7 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if meta["repeat"]:
             parser.add_argument(_flag(setting), dest=dest, action="append", default=None, help=help_text)
         elif setting.type == "bool":
-            parser.add_argument(_flag(setting), dest=dest, action="store_true", default=_bool(text), help=help_text)
+            action = argparse.BooleanOptionalAction if meta["negatable"] else "store_true"
+            parser.add_argument(_flag(setting), dest=dest, action=action, default=_bool(text), help=help_text)
         else:
             convert = {"float": float, "int": int}.get(str(setting.type), str)
             default = convert(text) if text else setting.default

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Iterable, Optional
 from ..adapters.prometheus import PrometheusUnavailable
 from ..api.models import KPI
 from ..api.status import AnyStatus, GateStatus
-from ..evaluation import Key, collect, evaluate, kpi_history_after, plan_cycle, plan_outage
+from ..evaluation import Key, clock_disagreement, collect, evaluate, kpi_history_after, plan_cycle, plan_outage
 from ..evaluation.queries import CYCLE_QUERIES
 from .gate_loop import GateResult, run_gate
 from .state import Entry, Runtime
@@ -71,10 +71,18 @@ async def evaluate_once(runtime: Runtime) -> None:
         return
     reader = runtime.reader
     before = reader.queries
+    sent = time.time()
     values, stamps, alerts = [await reader.aquery(query) for query in CYCLE_QUERIES]
     runtime.telemetry.queries.inc(reader.queries - before)
     now = time.time()
-    series = collect([e.obj for e in entries if e.obj is not None], values, stamps, alerts, now, runtime.config.freshness, runtime.config.rule_schema)
+    # Prometheus' clock: the evaluation time of the instant queries. Freshness, a KPI's ``for`` and the time an
+    # act is recorded with are all on it, so the operator's clock (stepped, skewed) never decides a verdict.
+    prometheus_now = next((s.timestamp for s in (*values, *stamps, *alerts) if s.timestamp is not None), None)
+    clock_error = clock_disagreement(prometheus_now, sent, now, runtime.config.max_clock_skew)
+    if clock_error is not None:
+        logger.warning("gates hold: %s", clock_error)
+    sample_now = prometheus_now if prometheus_now is not None else now
+    series = collect([e.obj for e in entries if e.obj is not None], values, stamps, alerts, sample_now, runtime.config.freshness, runtime.config.rule_schema)
     evaluations: dict[Key, AnyStatus] = {}
     gates: dict[Key, GateStatus] = {}
     for entry in entries:
@@ -82,9 +90,11 @@ async def evaluate_once(runtime: Runtime) -> None:
         assert obj is not None
         evaluations[entry.key] = evaluation = evaluate(obj, series[entry.key])
         if isinstance(obj, KPI):
-            entry.kpi_history = kpi_history_after(entry.kpi_history, obj, now, getattr(evaluation, "value", None))
+            sampled = series[entry.key].sampled_at
+            at = sampled if sampled is not None else sample_now
+            entry.kpi_history = kpi_history_after(entry.kpi_history, obj, at, getattr(evaluation, "value", None) if sampled is not None else None)
         if obj.spec.gate is not None:
-            result = await _gate_isolated(runtime, entry, series[entry.key], now)
+            result = await _gate_isolated(runtime, entry, series[entry.key], now, prometheus_now, clock_error)
             if result is None:
                 continue
             gates[entry.key] = result.status
@@ -101,11 +111,13 @@ async def evaluate_once(runtime: Runtime) -> None:
         runtime.telemetry.objects.labels(kind, state).set(count)
 
 
-async def _gate_isolated(runtime: Runtime, entry: Entry, series: Any, now: float) -> Optional[GateResult]:
+async def _gate_isolated(
+    runtime: Runtime, entry: Entry, series: Any, now: float, prometheus_now: Optional[float], clock_error: Optional[str]
+) -> Optional[GateResult]:
     """One object's gate round; whatever fails in it stays with that object (an ``error`` verdict), never the
     cycle's other objects."""
     try:
-        return await run_gate(runtime, entry, series, now)
+        return await run_gate(runtime, entry, series, now, prometheus_now, clock_error)
     except asyncio.CancelledError:
         raise
     except Exception as error:

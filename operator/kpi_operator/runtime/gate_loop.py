@@ -18,8 +18,8 @@ from ..api.status import GateStatus
 from ..evaluation import ObjectSeries
 from ..gate import kpi_verdict, slo_verdict
 from ..gate.readings import kpi_reading, slo_reading
-from ..gate.rounds import Round, TargetStep, act_report, acted_on_failure, finish_round, matching_deployments, plan_round
-from ..gate.verdict import Outcome
+from ..gate.rounds import Round, TargetStep, act_report, acted_on_failure, finish_round, matching_deployments, not_allowed_notice, plan_round
+from ..gate.verdict import Outcome, Verdict
 from ..rules.compiled import compile_slo
 from ..rules.records import ERROR_RATIO
 from .state import Entry, Runtime
@@ -27,14 +27,20 @@ from .state import Entry, Runtime
 logger = logging.getLogger("kpi_operator.gate")
 
 
-def outcome_for(entry: Entry, series: ObjectSeries) -> Outcome:
-    """The verdict on the cycle's readings: the SLO's recorded error ratios, the KPI's values so far."""
+def outcome_for(entry: Entry, series: ObjectSeries, since: Optional[float] = None) -> Outcome:
+    """The verdict on the cycle's readings: the SLO's recorded error ratios, the KPI's values so far; with
+    ``since``, on data from after that moment only (a template a rollback restored then)."""
     obj = entry.obj
     if isinstance(obj, SLO):
         reading = slo_reading(series.error_ratios, series.total_rates, compile_slo(obj).recorded_windows, ERROR_RATIO.format(window="*"))
-        return slo_verdict(obj, reading)
+        return slo_verdict(obj, reading, since=since, at=series.sampled_at)
     assert obj is not None
-    return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query))
+    return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query), since=since)
+
+
+def clock_outcome(reason: str) -> Outcome:
+    """The verdict of every gate while the operator's clock and Prometheus' disagree: an error, which never acts."""
+    return Outcome(Verdict.ERROR, f"{reason} The gate holds and never acts while the clocks disagree.")
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,19 @@ class GateResult:
     acted: bool = False
 
 
-async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: float) -> Optional[GateResult]:
+async def run_gate(
+    runtime: Runtime,
+    entry: Entry,
+    series: ObjectSeries,
+    now: float,
+    prometheus_now: Optional[float] = None,
+    clock_error: Optional[str] = None,
+) -> Optional[GateResult]:
     """One gate round for every Deployment the object's selector matches; returns the new ``status.gate``.
+
+    ``now`` (the operator's clock) stamps the status; ``prometheus_now`` (Prometheus' clock, the cycle's query
+    time) stamps an act in the Deployment's record, so the restore time and the samples judged against it are
+    on one clock. ``clock_error`` (the two clocks disagree) makes every verdict an error.
 
     A failed read of the Deployments or ReplicaSets (an HTTP error, a timeout) is an ``error`` verdict for this
     object only: it never reads as "no Deployment matches", and the cycle goes on for the others.
@@ -56,7 +73,15 @@ async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: fl
     if obj is None or obj.spec.gate is None or runtime.kube is None:
         return None
     gate = obj.spec.gate
-    outcome = outcome_for(entry, series)
+    if clock_error is not None:
+        outcome = clock_outcome(clock_error)
+        judge_since = None
+    else:
+        outcome = outcome_for(entry, series)
+
+        def judge_since(since: float) -> Outcome:
+            return outcome_for(entry, series, since)
+
     try:
         deployments = matching_deployments(await runtime.kube.list_deployments(entry.namespace), gate)
         replicasets = await runtime.kube.list_replicasets(entry.namespace) if deployments else []
@@ -64,9 +89,23 @@ async def run_gate(runtime: Runtime, entry: Entry, series: ObjectSeries, now: fl
         logger.warning("gate of %s %s/%s: reading Deployments failed: %s", entry.kind, entry.namespace, entry.name, error)
         return GateResult(GateStatus.holding(entry.status.gate, f"Reading the Deployments of namespace {entry.namespace} failed ({error})"))
     when = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
-    round_ = plan_round(entry.status.gate, outcome, gate, deployments, replicasets, when, series.sampled_at)
+    round_ = plan_round(
+        entry.status.gate,
+        outcome,
+        gate,
+        deployments,
+        replicasets,
+        when,
+        series.sampled_at,
+        me=f"{entry.kind}/{entry.name}",
+        acted_at=prometheus_now if prometheus_now is not None else now,
+        judge_since=judge_since,
+    )
     if acted_on_failure(round_):
         logger.error("gate acts on a %s verdict; this is a bug", outcome.verdict.value)
+    notice = not_allowed_notice(entry.status.gate, round_)
+    if notice is not None:  # the Deployments the selector matches but that did not opt in, once per new set
+        await runtime.kube.post_event(entry.reference, "Warning", "GateNotAllowed", notice)
     failed = set()
     for target in round_.steps:
         if target.plan is None:

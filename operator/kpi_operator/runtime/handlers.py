@@ -51,7 +51,7 @@ async def start_operator(settings: kopf.OperatorSettings, logger: logging.Logger
     settings.networking.error_backoffs = [1, 2, 5, 10]
     if runtime.kube is None:
         runtime.kube = await KubeClient.connect(config.kubeconfig)
-    if config.metrics_port >= 0:
+    if config.metrics_port >= 0 and runtime.telemetry.port is None:  # started already by a standby (leader election)
         await runtime.telemetry.start(config.metrics_host, config.metrics_port)
         logger.info("serving /metrics and /healthz on %s:%s", config.metrics_host, runtime.telemetry.port)
     runtime.loop_task = asyncio.create_task(evaluation_loop(runtime), name="kpi-operator-evaluation")

@@ -1,7 +1,9 @@
 """The operator's own telemetry: Prometheus metrics and a health endpoint on one small HTTP server.
 
 ``/healthz`` answers 200 while the evaluation loop has run within three intervals (or has not had its first
-chance yet), so a wedged loop restarts the pod; ``/metrics`` is the prometheus-client exposition.
+chance yet), so a wedged loop restarts the pod; ``/metrics`` is the prometheus-client exposition. A replica that
+stands by for the leader Lease runs no loop and answers 200 ("standby"): it is alive and ready to take over, and
+a rolling update must be able to count it ready.
 """
 
 from __future__ import annotations
@@ -27,11 +29,26 @@ class Telemetry:
         self.query_errors = Counter("kpi_operator_prometheus_query_errors_total", "Queries that failed", registry=self.registry)
         self.objects = Gauge("kpi_operator_objects", "Objects by kind and state", ["kind", "state"], registry=self.registry)
         self.status_patches = Counter("kpi_operator_status_patches_total", "Status patches written by the evaluation loop", ["kind"], registry=self.registry)
+        self.leader = Gauge("kpi_operator_leader", "1 while this replica acts (holds the leader Lease, or runs without leader election), 0 while it stands by", registry=self.registry)
+        self.leader.set(1)
+        self.standby = False
         self.gate_actions = Counter("kpi_operator_gate_actions_total", "Gate acts by action and whether they were dry runs", ["action", "dry_run"], registry=self.registry)
         self._runner: Optional[web.AppRunner] = None
         self.port: Optional[int] = None
 
+    def stand_by(self) -> None:
+        self.standby = True
+        self.leader.set(0)
+
+    def lead(self) -> None:
+        """Leading from now: the evaluation loop gets its first chance from this moment, not from the start."""
+        self.standby = False
+        self.started = time.monotonic()
+        self.leader.set(1)
+
     def healthy(self) -> bool:
+        if self.standby:
+            return True
         reference = self.last_cycle if self.last_cycle is not None else self.started
         return time.monotonic() - reference < max(3 * self.interval, 60.0)
 
@@ -40,7 +57,7 @@ class Telemetry:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         if self.healthy():
-            return web.Response(text="ok\n")
+            return web.Response(text="standby\n" if self.standby else "ok\n")
         return web.Response(status=503, text="evaluation loop stalled\n")
 
     async def start(self, host: str, port: int) -> None:
