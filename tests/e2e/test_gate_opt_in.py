@@ -9,26 +9,48 @@ is rolled back; the other does not (or names another gate) and is never touched,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
-from e2e.test_gate import cycles, deployment, gate_status, gated_slo, make_rollout, metrics, template  # noqa: F401 (fixture)
+from e2e.test_gate import cycles, deployment, gate_status, gated_slo, metrics, template  # noqa: F401 (fixture)
+from support.kube_emulator import KubeEmulator
 from support.operator_env import operator_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 
+#: The emulated Deployment controller makes the ReplicaSets, numbers the revisions and reports observedGeneration.
+CONTROLLER = {"deployment_controller": True}
+
+
+def rollout(emu: KubeEmulator, name: str, gated_by: Optional[str]) -> dict[str, Any]:
+    """A canary Deployment (labels app=checkout, track=canary) rolled out from checkout:v1 to checkout:v2, with
+    ``kpi.dev/gated-by: <gated_by>`` (none when None)."""
+    annotations = {} if gated_by is None else {"kpi.dev/gated-by": gated_by}
+    labels = {"app": "checkout", "track": "canary"}
+    emu.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "shop", "labels": labels, "annotations": annotations},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": template("checkout:v1")},
+        }
+    )
+    emu.run_controllers()
+    emu.patch_object("deployments", "shop", name, {"spec": {"template": template("checkout:v2")}})
+    emu.run_controllers()
+    body: dict[str, Any] = emu.get("deployments", "shop", name)
+    assert body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    return body
+
 
 @pytest.mark.parametrize("other", [None, "SLO/payments-availability, KPI/consent-canary"], ids=["without the annotation", "naming other gates"])
-async def test_only_the_deployment_that_names_the_gate_is_rolled_back(metrics: Any, tmp_path: Path, other: Any) -> None:
+async def test_only_the_deployment_that_names_the_gate_is_rolled_back(metrics: Any, tmp_path: Path, other: Optional[str]) -> None:
     exporter, prom = metrics
     exporter.set_traffic("canary", rps=20, error_ratio=0.5, service="consent")
-    async with operator_env(prom, tmp_path) as env:
-        make_rollout(env.emu, name="checkout-canary", gated_by="SLO/consent-canary")
-        make_rollout(env.emu, name="payments-canary", gated_by=other or "")
-        if other is None:  # no annotation at all
-            env.emu.patch_object("deployments", "shop", "payments-canary", {"metadata": {"annotations": {"kpi.dev/gated-by": None}}})
-        untouched = deployment(env, "payments-canary")
+    async with operator_env(prom, tmp_path, emulator=CONTROLLER) as env:
+        rollout(env.emu, "checkout-canary", "SLO/consent-canary")
+        untouched = rollout(env.emu, "payments-canary", other)
         env.emu.create(gated_slo("consent", failure_limit=1))
 
         await env.wait(lambda: deployment(env)["spec"]["template"] == template("checkout:v1"), timeout=90, message="the opted-in Deployment rolled back")
@@ -49,8 +71,8 @@ async def test_only_the_deployment_that_names_the_gate_is_rolled_back(metrics: A
 async def test_when_no_deployment_opted_in_the_gate_is_as_with_no_match_and_says_why(metrics: Any, tmp_path: Path) -> None:
     exporter, prom = metrics
     exporter.set_traffic("canary", rps=20, error_ratio=0.5, service="noconsent")
-    async with operator_env(prom, tmp_path) as env:
-        before = make_rollout(env.emu, gated_by="SLO/someone-else")
+    async with operator_env(prom, tmp_path, emulator=CONTROLLER) as env:
+        before = rollout(env.emu, "checkout-canary", "SLO/someone-else")
         env.emu.create(gated_slo("noconsent", failure_limit=1, dryRun=True))
         await env.wait(lambda: (gate_status(env, "noconsent-canary").get("verdict") or {}).get("verdict") == "fail", timeout=90, message="a fail")
         await cycles(env.runtime, 3)

@@ -284,3 +284,12 @@ def test_an_outcome_reads_as_status() -> None:
         "threshold": PAGE_1H,
         "query": SLO_QUERY,
     }
+
+
+def test_rules_not_evaluated_hold_even_with_no_data_fail() -> None:
+    """A new object's rules are not loaded yet: that is not a silent service, so noData: fail must not fail."""
+    outcome = slo_verdict(slo(no_data="fail"), SLOReading(error_ratios={}, query="q", rules_evaluated=False))
+    assert outcome.verdict is Verdict.INCONCLUSIVE and "does not evaluate the recording rules" in outcome.reason
+    outcome = kpi_verdict(conversion(no_data="fail"), KPIReading(samples=[], rules_evaluated=False))
+    assert outcome.verdict is Verdict.INCONCLUSIVE
+    assert slo_verdict(slo(no_data="fail"), SLOReading(error_ratios={}, query="q")).verdict is Verdict.FAIL

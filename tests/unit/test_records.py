@@ -133,7 +133,7 @@ def test_the_read_back_pattern_selects_the_read_back_kinds(obj: Any) -> None:
 def test_the_read_back_selector_is_one_name_matcher() -> None:
     assert READ_BACK_SELECTOR == (
         '{__name__=~"slo:error_ratio:rate.+|slo:total_events:rate.+|slo:error_budget_remaining:ratio|kpi:value'
-        '|slo:sli_error:ratio_rate.+|slo:period_error_budget_remaining:ratio"}'
+        '|slo:sli_error:ratio_rate.+|slo:period_error_budget_remaining:ratio|slo:objective:ratio|kpi_operator_kpi_info"}'
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,3 +43,9 @@ def test_every_example_s_rules_read_back_equal_and_keep_promql_readable() -> Non
             assert list(yaml.safe_load_all(text)) == [rule]
             if doc.obj.kind == "SLO":
                 assert "expr: |" in text  # multi-line PromQL stays a literal block
+
+
+@pytest.mark.parametrize("key", ["A\n", "a\n", "ok"])
+def test_a_key_ending_in_a_newline_is_quoted(key: str) -> None:
+    """Found by the property above: ``$`` in the plain-scalar pattern matched before a final newline."""
+    assert yaml.safe_load(dump_yaml({key: None})) == {key: None}

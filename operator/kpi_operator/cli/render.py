@@ -25,7 +25,7 @@ _UNSAFE_IN_QUOTES = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\
 
 
 def _scalar_string(value: str) -> str:
-    if _PLAIN.match(value) and value.lower() not in _RESERVED:
+    if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:  # fullmatch: "$" alone allows a trailing newline
         return value
     if value and "\n" not in value and not _CONTROL.search(value) and not _UNSAFE_IN_QUOTES.search(value) and "\t" not in value and "\r" not in value:
         # Single quotes need no escapes but doubled quotes: PromQL with label matchers stays readable.

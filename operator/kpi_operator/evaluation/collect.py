@@ -39,6 +39,9 @@ class ObjectSeries:
     sampled_at: Optional[float] = None
     """The newest sample time (Prometheus' own, from the timestamps query) among the object's fresh series: a
     new evaluation of its rules moves it on, a stalled rule does not."""
+    rules_evaluated: bool = False
+    """Whether Prometheus evaluates the object's rules (their constant record is fresh): without it, missing data
+    means rules not loaded (a new object, a refused rule file), never a silent service."""
 
 
 def key_of(obj: Union[SLO, KPI]) -> Key:
@@ -109,6 +112,8 @@ def collect(
                 series.budget_remaining.append(sample.value)
             elif kind is RecordKind.KPI_VALUE:
                 series.values.append(sample.value)
+            elif kind in (RecordKind.OBJECTIVE, RecordKind.KPI_INFO):
+                series.rules_evaluated = True
     for sample in alerts:
         labels = sample.labels
         tier = labels.get("slo_tier") or labels.get("sloth_severity")

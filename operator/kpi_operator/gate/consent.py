@@ -38,7 +38,7 @@ def _names(entry: str, kind: str, name: str) -> bool:
     if entry == ANY_GATE:
         return True
     entry_kind, slash, entry_name = entry.partition("/")
-    return bool(slash) and entry_kind.strip().casefold() == kind.casefold() and entry_name.strip() == name
+    return bool(slash and name) and entry_kind.strip().casefold() == kind.casefold() and entry_name.strip() == name
 
 
 def allows(deployment: Mapping[str, Any], kind: str, name: str) -> bool:

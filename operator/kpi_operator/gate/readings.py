@@ -18,15 +18,16 @@ def slo_reading(
     total_rates: Mapping[str, Sequence[float]],
     windows: Iterable[str],
     query: str,
+    rules_evaluated: bool = True,
 ) -> SLOReading:
     """Error ratios and event counts per window from the recorded rates; a window without a series is ``None``."""
     ratios: dict[str, Optional[float]] = {w: (max(v) if v else None) for w, v in error_ratios.items()}
     events = {w: (min(v) * parse_duration_seconds(w) if v else None) for w, v in total_rates.items()}
     for window in windows:
         ratios.setdefault(window, None)
-    return SLOReading(error_ratios=ratios, events=events, query=query)
+    return SLOReading(error_ratios=ratios, events=events, query=query, rules_evaluated=rules_evaluated)
 
 
-def kpi_reading(history: Sequence[Sample], query: str) -> KPIReading:
+def kpi_reading(history: Sequence[Sample], query: str, rules_evaluated: bool = True) -> KPIReading:
     """The KPI's values the evaluation cycles read, oldest first, as the samples its ``for`` is judged on."""
-    return KPIReading(samples=list(history), query=query)
+    return KPIReading(samples=list(history), query=query, rules_evaluated=rules_evaluated)

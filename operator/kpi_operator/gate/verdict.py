@@ -79,6 +79,8 @@ class KPIReading:
     samples: Sequence[Sample] = ()
     query: str = ""
     query_error: Optional[str] = None
+    rules_evaluated: bool = True
+    """False when the operator sees none of the KPI's recorded series: its rules are not (yet) evaluated."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class SLOReading:
     events: Mapping[str, Optional[float]] = field(default_factory=dict)
     query: str = ""
     query_error: Optional[str] = None
+    rules_evaluated: bool = True
+    """False when the operator sees none of the SLO's recorded series: its rules are not (yet) evaluated."""
 
 
 class _Hold(Enum):
@@ -147,6 +151,14 @@ def _moment(unix: float) -> str:
     return utc_timestamp(unix)
 
 
+def _rules_not_evaluated(name: str) -> str:
+    return (
+        f"Prometheus does not evaluate the recording rules of {name} (none of its recorded series is fresh): a new "
+        "object whose rules are not loaded yet, or a rule file Prometheus refused. The gate holds, whatever noData "
+        "says: missing rules are not a silent service."
+    )
+
+
 def _span(seconds: float) -> str:
     return format_duration_ms(int(round(seconds)) * 1000)
 
@@ -183,6 +195,8 @@ def kpi_verdict(kpi: KPI, reading: KPIReading, no_data: Optional[NoData] = None,
     query = reading.query
     if reading.query_error is not None:
         return _error(name, reading.query_error, query, bound)
+    if not reading.rules_evaluated:
+        return Outcome(Verdict.INCONCLUSIVE, _rules_not_evaluated(name), None, bound, query)
 
     op = BREACH_OP[spec.target.op]
     needed = parse_duration_ms(spec.for_) / 1000.0
@@ -353,6 +367,8 @@ def slo_verdict(
         first = pairs[0].factor * budget if pairs else None
         return _error(name, reading.query_error, query, first)
 
+    if not reading.rules_evaluated:
+        return Outcome(Verdict.INCONCLUSIVE, _rules_not_evaluated(name), None, pairs[0].factor * budget if pairs else None, query)
     ratios, events = _by_window(reading.error_ratios), _by_window(reading.events)
     min_events = spec.alerting.min_events
     def too_early(pair: WindowPair) -> bool:

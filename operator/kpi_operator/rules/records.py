@@ -93,8 +93,11 @@ _WINDOWED_NAME = re.compile(
 
 #: The kinds the evaluation reads back each cycle to fill ``status``.
 READ_BACK_KINDS: frozenset[RecordKind] = frozenset(
-    {RecordKind.ERROR_RATIO, RecordKind.TOTAL_EVENTS, RecordKind.BUDGET_REMAINING, RecordKind.KPI_VALUE}
+    {RecordKind.ERROR_RATIO, RecordKind.TOTAL_EVENTS, RecordKind.BUDGET_REMAINING, RecordKind.KPI_VALUE, RecordKind.OBJECTIVE, RecordKind.KPI_INFO}
 )
+"""Read back each cycle. ``OBJECTIVE`` and ``KPI_INFO`` are constants (``vector(...)``), present whenever
+Prometheus evaluates the object's rules whatever the traffic: they tell "no data" (the rules run, the service
+sent nothing) from "rules not loaded" (a new object, a rule file Prometheus refused)."""
 
 #: The names of the read-back records as one regular expression (Prometheus anchors ``=~`` at both ends).
 READ_BACK_PATTERN = "|".join(
@@ -105,6 +108,8 @@ READ_BACK_PATTERN = "|".join(
         KPI_VALUE,
         SLOTH_SLI_ERROR.format(window=".+"),
         SLOTH_BUDGET_REMAINING,
+        OBJECTIVE,
+        KPI_INFO,
     ]
 )
 

@@ -32,10 +32,12 @@ def outcome_for(entry: Entry, series: ObjectSeries, since: Optional[float] = Non
     ``since``, on data from after that moment only (a template a rollback restored then)."""
     obj = entry.obj
     if isinstance(obj, SLO):
-        reading = slo_reading(series.error_ratios, series.total_rates, compile_slo(obj).recorded_windows, ERROR_RATIO.format(window="*"))
+        reading = slo_reading(
+            series.error_ratios, series.total_rates, compile_slo(obj).recorded_windows, ERROR_RATIO.format(window="*"), series.rules_evaluated
+        )
         return slo_verdict(obj, reading, since=since, at=series.sampled_at)
     assert obj is not None
-    return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query), since=since)
+    return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query, series.rules_evaluated), since=since)
 
 
 def clock_outcome(reason: str) -> Outcome:

@@ -163,5 +163,14 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     for plural in ("slos", "kpis"):
         for on in (kopf.on.resume, kopf.on.create, kopf.on.update):
             on(GROUP, VERSION, plural, registry=registry, labels=labels, id="reconcile")(reconcile_object)
-        kopf.on.event(GROUP, VERSION, plural, registry=registry, labels=labels, id="deleted")(forget_deleted_object)
-    kopf.on.event("monitoring.coreos.com", "v1", "prometheusrules", registry=registry, labels=MANAGED_BY, id="rule_changed")(restore_edited_rule)
+        # Filtered by kopf (``when``), so the status writes of every cycle do not run and log a handler each.
+        kopf.on.event(GROUP, VERSION, plural, registry=registry, labels=labels, id="deleted", when=_is_deletion)(forget_deleted_object)
+    kopf.on.event("monitoring.coreos.com", "v1", "prometheusrules", registry=registry, labels=MANAGED_BY, id="rule_changed", when=_is_change)(restore_edited_rule)
+
+
+def _is_deletion(event: kopf.RawEvent, **_: Any) -> bool:
+    return event.get("type") == "DELETED"
+
+
+def _is_change(event: kopf.RawEvent, **_: Any) -> bool:
+    return event.get("type") in ("MODIFIED", "DELETED")
