@@ -282,15 +282,14 @@ async def test_an_operator_killed_between_the_act_and_its_status_write_does_not_
     name = f"{service}-availability"
     async with cluster(prom, tmp_path) as (emu, kubeconfig):
         rollout(emu, service, ["app:v1", "app:v2", "app:v3"])
+        # Every status write that would record an act (it carries lastAction) is refused, until the test says.
+        lost = {"on": True}
+        emu["patch", SLOS, kmock.namespace("shop"), lambda request: lost["on"] and "lastAction" in request.text] << 500 << REFUSED
         emu.create(gated_slo(service))
         port = free_port()
         first = start_operator(kubeconfig, prom.url, tmp_path / "first.log", port)
         second: Optional[Process] = None
         try:
-            await wait_for(lambda: any(c.get("type") == "Ready" and c.get("status") == "True" for c in ((emu.get("slos", "shop", name) or {}).get("status") or {}).get("conditions") or ()),
-                           timeout=90, interval=0.1, message=f"the SLO Ready; operator log:\n{first.tail()}")
-            lost = {"on": True}
-            emu["patch", SLOS, kmock.namespace("shop"), lambda: lost["on"]] << 500 << REFUSED
             await wait_for(lambda: LAST_ACT in (deployment(emu, service)["metadata"].get("annotations") or {}), timeout=120, interval=0.05,
                            message=f"the act; operator log:\n{first.tail()}")
             first.popen.send_signal(signal.SIGKILL)
@@ -331,7 +330,7 @@ async def test_a_clock_step_never_makes_a_gate_act(metrics: Any, tmp_path: Path,
         before = {s: rollout(emu, s, ["app:v1", "app:v2"]) for s in (kpi_service, slo_service)}
         emu.create(gated_kpi(kpi_service, f"avg({service}_conversion_ratio)", for_="10m", target={"op": ">=", "value": 0.03},
                              thresholds={"warning": 0.028, "critical": 0.025}))
-        emu.create(gated_slo(slo_service, noData="fail"))
+        emu.create(gated_slo(slo_service))  # noData: fail once its windows have data (below)
         clock = tmp_path / "faketime"
         clock.write_text("+0\n")
         port = free_port()
@@ -343,6 +342,12 @@ async def test_a_clock_step_never_makes_a_gate_act(metrics: Any, tmp_path: Path,
             await wait_for(lambda: (gate(emu, "kpis", kpi_name).get("verdict") or {}).get("verdict") in ("inconclusive", "pass")
                            and (gate(emu, "slos", slo_name).get("verdict") or {}).get("verdict") == "pass",
                            timeout=120, interval=0.1, message="both gates judging")
+            # A healthy canary whose missing data would fail it: the case a clock ahead of Prometheus (samples that
+            # look older than the freshness bound) would turn into a rollback.
+            emu.patch_object("slos", "shop", slo_name, {"spec": {"gate": {"noData": "fail"}}})
+            await wait_for(lambda: (emu.get("slos", "shop", slo_name)["status"].get("observedGeneration") == 2
+                                    and (gate(emu, "slos", slo_name).get("verdict") or {}).get("verdict") == "pass"),
+                           timeout=60, interval=0.1, message="noData: fail applied, still passing")
             clock.write_text(f"{step}\n")
             await wait_for(lambda: all("clock" in ((gate(emu, p, n).get("verdict") or {}).get("reason") or "") for p, n in (("kpis", kpi_name), ("slos", slo_name))),
                            timeout=60, interval=0.1, message=f"both gates holding on the skew; log:\n{operator.tail()}")
