@@ -78,7 +78,6 @@ from support.kube_emulator import KubeEmulator, load_crds  # noqa: E402
 from support.operator_env import CRDS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "gate.json"
-REVISION = "deployment.kubernetes.io/revision"
 RPS = 20.0
 ERROR_RATIO = 0.5
 OBJECTIVE = 99.9
@@ -119,36 +118,23 @@ def page_time(slo_body: dict[str, Any], ratio: float, history_s: float) -> tuple
 # -------------------------------------------------------------------------------------------------- objects
 
 
-def template(image: str, hash_: Optional[str] = None) -> dict[str, Any]:
-    labels = {"app": "checkout", "track": "canary"}
-    if hash_:
-        labels["pod-template-hash"] = hash_
-    return {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "checkout", "image": image}]}}
+def template(image: str) -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": "checkout", "track": "canary"}}, "spec": {"containers": [{"name": "checkout", "image": image}]}}
 
 
 def make_rollout(emu: KubeEmulator, namespace: str, name: str = "checkout-canary") -> dict[str, Any]:
-    """A canary Deployment at revision 2 and the ReplicaSets of revisions 1 and 2, as a rollout leaves them; it opts
-    in to every gate of its namespace (``kpi.dev/gated-by: *``), each run having its own namespace."""
-    deployment = emu.create({
+    """A canary Deployment rolled out twice (v1 then v2; the emulated Deployment controller makes the ReplicaSets
+    and revisions); it opts in to every gate of its namespace (``kpi.dev/gated-by: *``), each run having its own
+    namespace."""
+    emu.create({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app": "checkout", "track": "canary"},
-                     "annotations": {REVISION: "2", "kpi.dev/gated-by": "*"}},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "checkout", "track": "canary"}}, "template": template("checkout:v2")},
+                     "annotations": {"kpi.dev/gated-by": "*"}},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "checkout", "track": "canary"}}, "template": template("checkout:v1")},
     })
-    for number in (1, 2):
-        emu.create({
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": f"{name}-hash{number}", "namespace": namespace,
-                "labels": {"app": "checkout", "track": "canary", "pod-template-hash": f"hash{number}"},
-                "annotations": {REVISION: str(number)},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": deployment["metadata"]["uid"], "controller": True}],
-            },
-            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "checkout", "track": "canary", "pod-template-hash": f"hash{number}"}},
-                     "template": template(f"checkout:v{number}", f"hash{number}")},
-        })
+    emu.patch_object("deployments", namespace, name, {"spec": {"template": template("checkout:v2")}})
+    deployment: dict[str, Any] = emu.get("deployments", namespace, name)
     return deployment
 
 
@@ -265,7 +251,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="kpi-gate-bench-") as tmp:
             # One emulated API and one rule sync for all runs (kmock's emulators cannot be stopped out of order in
             # one process); each run has its own namespace, service name and operator.
-            async with KubeEmulator(crds=load_crds(CRDS)) as emu, RuleSync(emu, prom) as sync:
+            async with KubeEmulator(crds=load_crds(CRDS), deployment_controller=True) as emu, RuleSync(emu, prom) as sync:
                 kubeconfig = emu.write_kubeconfig(Path(tmp) / "kubeconfig")
                 jobs = [one_run(emu, sync, kubeconfig, exporter, prom, float(interval), run, args.history)
                         for interval in args.intervals for run in range(args.runs)]

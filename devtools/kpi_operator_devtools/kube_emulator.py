@@ -1601,7 +1601,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
                            for item in items]
                 result = self._list_body(res, deleted)
             else:
-                raise ApiError(405, 'MethodNotAllowed', f'the server does not allow this method on the requested resource')
+                raise ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
         except ApiError as e:
             logger.debug('%s %s -> %s %s', request.method.value, request.url.path_qs, e.code, e.message)
             return aiohttp.web.json_response(e.status, status=e.code)

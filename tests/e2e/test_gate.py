@@ -1,9 +1,9 @@
 """The canary gate end to end: a real Prometheus scraping stable and canary traffic, the operator deciding, and a
-Deployment with two ReplicaSets (revisions 1 and 2) on the emulated API.
+Deployment rolled out twice (revisions 1 and 2) on the emulated API.
 
-The emulator has no Deployment controller, so the ReplicaSets a rollout would have made are created by the test
-(with ``deployment.kubernetes.io/revision``), and a rollback leaves the revision annotation as it was: the gate
-must not act on it twice anyway. Each test uses its own service name, so no test sees another's errors.
+The emulated API's Deployment controller makes the ReplicaSets and revisions, renumbers the template a rollback
+restores and reports ``observedGeneration``, as kube-controller-manager does. Each test uses its own service
+name, so no test sees another's errors.
 """
 
 from __future__ import annotations
@@ -44,49 +44,29 @@ def template(image: str, hash_: str | None = None) -> dict[str, Any]:
 
 
 def make_rollout(emu: KubeEmulator, name: str = "checkout-canary", revision: int = 2, paused: bool = False, gated_by: str = "*") -> dict[str, Any]:
-    """A canary Deployment at ``revision`` with the ReplicaSets of revisions 1..revision (images v1..vN), opted in
-    to the gates ``gated_by`` names (``kpi.dev/gated-by``; ``*``: any gate of the namespace)."""
-    deployment = emu.create(
+    """A canary Deployment rolled out through images v1..v``revision`` (the emulated controller makes a ReplicaSet
+    and a revision for each), opted in to the gates ``gated_by`` names (``kpi.dev/gated-by``; ``*``: any gate of
+    the namespace), paused at the end when ``paused``."""
+    emu.create(
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": name, "namespace": "shop", "labels": {"app": "checkout", "track": "canary"},
-                         "annotations": {REVISION: str(revision), "kpi.dev/gated-by": gated_by}},
+                         "annotations": {"kpi.dev/gated-by": gated_by}},
             "spec": {
                 "replicas": 3,
-                "paused": paused,
                 "selector": {"matchLabels": {"app": "checkout", "track": "canary"}},
-                "template": template(f"checkout:v{revision}"),
+                "template": template("checkout:v1"),
             },
         }
     )
-    for number in range(1, revision + 1):
-        add_replicaset(emu, deployment, number)
+    for number in range(2, revision + 1):
+        emu.patch_object("deployments", "shop", name, {"spec": {"template": template(f"checkout:v{number}")}})
+    if paused:
+        emu.patch_object("deployments", "shop", name, {"spec": {"paused": True}})
+    deployment: dict[str, Any] = emu.get("deployments", "shop", name)
+    assert deployment["metadata"]["annotations"][REVISION] == str(revision)
     return deployment
-
-
-def add_replicaset(emu: KubeEmulator, deployment: dict[str, Any], number: int) -> None:
-    name = deployment["metadata"]["name"]
-    emu.create(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": f"{name}-hash{number}",
-                "namespace": "shop",
-                "labels": {"app": "checkout", "track": "canary", "pod-template-hash": f"hash{number}"},
-                "annotations": {REVISION: str(number)},
-                "ownerReferences": [
-                    {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": deployment["metadata"]["uid"], "controller": True}
-                ],
-            },
-            "spec": {
-                "replicas": 0,
-                "selector": {"matchLabels": {"app": "checkout", "track": "canary", "pod-template-hash": f"hash{number}"}},
-                "template": template(f"checkout:v{number}", f"hash{number}"),
-            },
-        }
-    )
 
 
 def gated_slo(service: str, action: str = "rollback", failure_limit: int = 3, **gate: Any) -> dict[str, Any]:
@@ -196,15 +176,14 @@ async def test_no_data_is_inconclusive_and_prometheus_down_is_an_error_and_neith
 async def test_a_restart_right_after_acting_does_not_act_again_and_a_new_revision_rearms(metrics: Any, tmp_path: Path) -> None:
     exporter, prom = metrics
     exporter.set_traffic("canary", rps=20, error_ratio=0.5, service="rs")
-    async with KubeEmulator(crds=load_crds(CRDS)) as emu:
+    async with KubeEmulator(crds=load_crds(CRDS), deployment_controller=True) as emu:
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
-        dep = make_rollout(emu)
+        make_rollout(emu)
         emu.create(gated_slo("rs", failure_limit=1))
         async with running_operator(emu, prom.url, kubeconfig), RuleSync(emu, prom):
             await _until(lambda: ((emu.get("slos", "shop", "rs-canary").get("status") or {}).get("gate") or {}).get("state") == "Acted", 90)
-        # What the Deployment controller does after a rollback to revision 1: that ReplicaSet becomes revision 3.
-        emu.patch_object("replicasets", "shop", "checkout-canary-hash1", {"metadata": {"annotations": {REVISION: "3"}}})
-        emu.patch_object("deployments", "shop", "checkout-canary", {"metadata": {"annotations": {REVISION: "3"}}})
+        # The controller renumbered the restored template (revision 1's) as revision 3.
+        assert emu.get("deployments", "shop", "checkout-canary")["metadata"]["annotations"][REVISION] == "3"
         acted = copy.deepcopy(emu.get("deployments", "shop", "checkout-canary"))
         async with running_operator(emu, prom.url, kubeconfig) as (runtime, _), RuleSync(emu, prom):
             await _until(lambda: runtime.telemetry.last_cycle is not None, 30)
@@ -213,8 +192,7 @@ async def test_a_restart_right_after_acting_does_not_act_again_and_a_new_revisio
             assert runtime.telemetry.gate_actions.labels("rollback", "false")._value.get() == 0
 
             # A new rollout (revision 4, still failing) re-arms the gate, which rolls it back to revision 3.
-            add_replicaset(emu, dep, 4)
-            emu.patch_object("deployments", "shop", "checkout-canary", {"metadata": {"annotations": {REVISION: "4"}}, "spec": {"template": template("checkout:v4")}})
+            emu.patch_object("deployments", "shop", "checkout-canary", {"spec": {"template": template("checkout:v4")}})
             await _until(lambda: emu.get("slos", "shop", "rs-canary")["status"]["gate"]["lastAction"]["fromRevision"] == "4", 60)
             assert runtime.telemetry.gate_actions.labels("rollback", "false")._value.get() == 1
             status = emu.get("slos", "shop", "rs-canary")["status"]["gate"]

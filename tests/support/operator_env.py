@@ -74,9 +74,10 @@ async def running_operator(emu: KubeEmulator, prom_url: str, kubeconfig: Path, *
 
 @contextlib.asynccontextmanager
 async def operator_env(prom: PrometheusServer, tmp_path: Path, *, emulator: Optional[dict[str, Any]] = None, **overrides: Any) -> AsyncIterator[Env]:
-    """The loop; ``emulator`` passes options to the emulated API (``deployment_controller=True`` for a
-    Deployment controller that makes ReplicaSets and renumbers revisions as the real one does)."""
-    async with KubeEmulator(crds=load_crds(CRDS), **(emulator or {})) as emu:
+    """The loop; ``emulator`` passes options to the emulated API. Its Deployment controller (making ReplicaSets
+    and revisions, renumbering a restored template, reporting ``observedGeneration``) is on unless a test turns
+    it off: the gate judges only Deployments their controller has observed."""
+    async with KubeEmulator(crds=load_crds(CRDS), **{"deployment_controller": True, **(emulator or {})}) as emu:
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
         async with running_operator(emu, prom.url, kubeconfig, **overrides) as (runtime, operator):
             async with RuleSync(emu, prom) as sync:

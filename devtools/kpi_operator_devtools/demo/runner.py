@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Callable, Optional
 
 from ..kube_emulator import KubeEmulator, load_crds
 from ..prometheus_server import PrometheusNotInstalled, PrometheusServer
@@ -117,7 +117,7 @@ class Demo:
 
     async def start_cluster(self) -> None:
         self.n.step("Start the emulated Kubernetes API and install the KPI and SLO CRDs")
-        self.emu = KubeEmulator(crds=load_crds(_crds_dir()), request_log_limit=100)
+        self.emu = KubeEmulator(crds=load_crds(_crds_dir()), request_log_limit=100, deployment_controller=True)
         await self.emu.__aenter__()
         self.kubeconfig = self.emu.write_kubeconfig(self.tmp / "kubeconfig")
         self.n.good(f"API server on {self.emu.server_url}; kubeconfig at {self.kubeconfig}")
@@ -145,11 +145,10 @@ class Demo:
 
     async def apply_objects(self) -> None:
         self.n.step("Apply the Deployments, the gated SLO and the KPI (what `kubectl apply` would send)")
-        stable = self.emu.create(scenario.deployment("stable", "checkout:1.4.2", revision=1, replicas=4))
-        self.emu.create(scenario.replicaset(stable, "stable", "checkout:1.4.2", 1))
-        canary = self.emu.create(scenario.deployment("canary", "checkout:1.5.0", revision=2, replicas=1))
-        self.emu.create(scenario.replicaset(canary, "canary", "checkout:1.4.2", 1))
-        self.emu.create(scenario.replicaset(canary, "canary", "checkout:1.5.0", 2))
+        self.emu.create(scenario.deployment("stable", "checkout:1.4.2", replicas=4))
+        self.emu.create(scenario.deployment("canary", "checkout:1.4.2", replicas=1))
+        # The canary's new release: the Deployment controller makes it revision 2.
+        self.emu.patch_object("deployments", scenario.NAMESPACE, "checkout-canary", {"spec": {"template": scenario.template("canary", "checkout:1.5.0")}})
         self.before = {name: self.emu.get("deployments", scenario.NAMESPACE, name) for name in ("checkout-stable", "checkout-canary")}
         self.n.say("Deployment checkout-stable  checkout:1.4.2  (revision 1)")
         self.n.say("Deployment checkout-canary  checkout:1.5.0  (revision 2; revision 1 was checkout:1.4.2)")

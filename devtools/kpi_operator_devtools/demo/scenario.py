@@ -6,23 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 NAMESPACE = "shop"
-REVISION = "deployment.kubernetes.io/revision"
 CANARY_SLO = "checkout-canary-availability"
 
 
-def template(track: str, image: str, hash_: str | None = None) -> dict[str, Any]:
-    labels = {"app": "checkout", "track": track}
-    if hash_:
-        labels["pod-template-hash"] = hash_
+def template(track: str, image: str) -> dict[str, Any]:
     return {
-        "metadata": {"labels": labels},
+        "metadata": {"labels": {"app": "checkout", "track": track}},
         "spec": {"containers": [{"name": "checkout", "image": image, "ports": [{"containerPort": 8080}]}]},
     }
 
 
-def deployment(track: str, image: str, revision: int, replicas: int) -> dict[str, Any]:
-    """The canary opts in to the SLO's gate (``kpi.dev/gated-by``); the stable Deployment opts in to none."""
-    annotations = {REVISION: str(revision)}
+def deployment(track: str, image: str, replicas: int) -> dict[str, Any]:
+    """The canary opts in to the SLO's gate (``kpi.dev/gated-by``); the stable Deployment opts in to none. The
+    emulated API's Deployment controller gives each rollout its ReplicaSet and revision."""
+    annotations = {}
     if track == "canary":
         annotations["kpi.dev/gated-by"] = f"SLO/{CANARY_SLO}"
     return {
@@ -38,29 +35,6 @@ def deployment(track: str, image: str, revision: int, replicas: int) -> dict[str
             "replicas": replicas,
             "selector": {"matchLabels": {"app": "checkout", "track": track}},
             "template": template(track, image),
-        },
-    }
-
-
-def replicaset(owner: dict[str, Any], track: str, image: str, revision: int) -> dict[str, Any]:
-    """The ReplicaSet a rollout to ``image`` left behind (the emulated API has no Deployment controller)."""
-    hash_ = f"{track[:1]}{revision}x7f"
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {
-            "name": f"checkout-{track}-{hash_}",
-            "namespace": NAMESPACE,
-            "labels": {"app": "checkout", "track": track, "pod-template-hash": hash_},
-            "annotations": {REVISION: str(revision)},
-            "ownerReferences": [
-                {"apiVersion": "apps/v1", "kind": "Deployment", "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"], "controller": True}
-            ],
-        },
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": {"app": "checkout", "track": track, "pod-template-hash": hash_}},
-            "template": template(track, image, hash_),
         },
     }
 
