@@ -43,7 +43,7 @@ def pod_template(service: str, image: str) -> dict[str, Any]:
     return {"metadata": {"labels": {"app": service, "track": "canary"}}, "spec": {"containers": [{"name": "app", "image": image}]}}
 
 
-def rollout(emu: KubeEmulator, service: str, images: list[str]) -> dict[str, Any]:
+def rollout(emu: KubeEmulator, service: str, images: list[str], namespace: str = "shop") -> dict[str, Any]:
     """A canary Deployment rolled out through ``images`` one after the other; the emulated controller makes a
     ReplicaSet and a revision for each. Opted in to every gate of its namespace."""
     name = f"{service}-canary"
@@ -51,15 +51,15 @@ def rollout(emu: KubeEmulator, service: str, images: list[str]) -> dict[str, Any
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "shop", "labels": {"app": service, "track": "canary"}, "annotations": {"kpi.dev/gated-by": "*"}},
+            "metadata": {"name": name, "namespace": namespace, "labels": {"app": service, "track": "canary"}, "annotations": {"kpi.dev/gated-by": "*"}},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": service, "track": "canary"}}, "template": pod_template(service, images[0])},
         }
     )
     emu.run_controllers()  # even when the test makes the controller lag: the history is rolled out
     for image in images[1:]:
-        emu.patch_object("deployments", "shop", name, {"spec": {"template": pod_template(service, image)}})
+        emu.patch_object("deployments", namespace, name, {"spec": {"template": pod_template(service, image)}})
         emu.run_controllers()
-    body: dict[str, Any] = emu.get("deployments", "shop", name)
+    body: dict[str, Any] = emu.get("deployments", namespace, name)
     assert body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == str(len(images)), "the emulated controller numbers revisions"
     return body
 
@@ -72,11 +72,11 @@ def canary_total(service: str) -> str:
     return f'sum(rate(http_requests_total{{service="{service}",track="canary"}}[{{{{.window}}}}]))'
 
 
-def gated_slo(service: str, failure_limit: int = 1, **gate: Any) -> dict[str, Any]:
+def gated_slo(service: str, failure_limit: int = 1, namespace: str = "shop", **gate: Any) -> dict[str, Any]:
     return {
         "apiVersion": "kpi.dev/v1alpha1",
         "kind": "SLO",
-        "metadata": {"name": f"{service}-availability", "namespace": "shop"},
+        "metadata": {"name": f"{service}-availability", "namespace": namespace},
         "spec": {
             "service": service,
             "owner": "team-payments",
@@ -103,18 +103,18 @@ def gated_kpi(service: str, query: str, for_: str = "0s", **spec: Any) -> dict[s
     }
 
 
-def deployment(emu: KubeEmulator, service: str) -> dict[str, Any]:
-    body: dict[str, Any] = emu.get("deployments", "shop", f"{service}-canary")
+def deployment(emu: KubeEmulator, service: str, namespace: str = "shop") -> dict[str, Any]:
+    body: dict[str, Any] = emu.get("deployments", namespace, f"{service}-canary")
     return body
 
 
-def gate(emu: KubeEmulator, plural: str, name: str) -> dict[str, Any]:
-    body = emu.get(plural, "shop", name) or {}
+def gate(emu: KubeEmulator, plural: str, name: str, namespace: str = "shop") -> dict[str, Any]:
+    body = emu.get(plural, namespace, name) or {}
     return (body.get("status") or {}).get("gate") or {}
 
 
-def acts_on(emu: KubeEmulator, service: str) -> list[dict[str, Any]]:
-    return emu.events("shop", name=f"{service}-canary", reason="GateActed")
+def acts_on(emu: KubeEmulator, service: str, namespace: str = "shop") -> list[dict[str, Any]]:
+    return emu.events(namespace, name=f"{service}-canary", reason="GateActed")
 
 
 def runs(template: dict[str, Any], service: str, image: str) -> bool:

@@ -163,3 +163,20 @@ def test_the_newest_fresh_sample_time_is_the_objects_evidence_time() -> None:
     series = collect([obj], [fresh, older, stale], stamps, [], NOW, 300)[("SLO", "shop", "api")]
     assert series.sampled_at == NOW - 5
     assert collect([obj], [], [], [], NOW, 300)[("SLO", "shop", "api")].sampled_at is None
+
+
+def test_two_sloth_schema_slos_with_one_service_and_name_get_neither_series_and_a_conflict() -> None:
+    """Sloth's series carry no namespace: an SLO in namespace evil must never move the gate of one in shop."""
+    shop, evil = slo(ruleSchema="sloth"), slo(namespace="evil", ruleSchema="sloth")
+    sample = Sample({"__name__": "slo:sli_error:ratio_rate1h", "sloth_service": "api", "sloth_slo": "api", "sloth_window": "1h"}, 0.5)
+    series = collect([shop, evil], [sample], [], [], NOW, 300)
+    for key, other in ((("SLO", "shop", "api"), "evil/api"), (("SLO", "evil", "api"), "shop/api")):
+        assert series[key].error_ratios == {}
+        assert series[key].conflict is not None and other in series[key].conflict
+
+
+def test_the_constant_records_tell_that_the_rules_are_evaluated() -> None:
+    obj = slo()
+    objective = Sample({"__name__": "slo:objective:ratio", "slo_namespace": "shop", "slo_name": "api"}, 0.999)
+    assert collect([obj], [objective], [], [], NOW, 300)[("SLO", "shop", "api")].rules_evaluated
+    assert not collect([obj], [], [], [], NOW, 300)[("SLO", "shop", "api")].rules_evaluated

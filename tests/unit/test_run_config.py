@@ -28,6 +28,7 @@ VALUES: dict[str, tuple[str, Any]] = {
     "metrics_host": ("127.0.0.1", "127.0.0.1"),
     "log_format": ("json", "json"),
     "max_clock_skew": ("15", 15.0),
+    "api_timeout": ("4", 4.0),
     "peering": ("1", True),
     "peering_name": ("kpi-operator-b", "kpi-operator-b"),
     "leader_election": ("true", True),

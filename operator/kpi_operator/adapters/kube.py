@@ -6,6 +6,8 @@ operator uses is listed in ``VERBS_USED`` so the RBAC in ``manifests/`` and the 
 
 from __future__ import annotations
 
+import asyncio
+
 import functools
 import json
 import logging
@@ -125,9 +127,11 @@ def _raising_kube_error(method: Callable[..., Awaitable[T]]) -> Callable[..., Aw
     client library."""
 
     @functools.wraps(method)
-    async def wrapper(*args: Any, **kwargs: Any) -> T:
+    async def wrapper(self: "KubeClient", *args: Any, **kwargs: Any) -> T:
         try:
-            return await method(*args, **kwargs)
+            return await asyncio.wait_for(method(self, *args, **kwargs), self.request_timeout)
+        except asyncio.TimeoutError:
+            raise KubeError(f"API server did not answer within {self.request_timeout:g}s") from None
         except ApiException as error:
             raise KubeError(_reason(error), error.status) from error
         except (aiohttp.ClientError, OSError) as error:
@@ -139,22 +143,25 @@ def _raising_kube_error(method: Callable[..., Awaitable[T]]) -> Callable[..., Aw
 class KubeClient:
     """A thin async wrapper; one ``ApiClient`` for the operator's lifetime."""
 
-    def __init__(self, api_client: client.ApiClient):
+    def __init__(self, api_client: client.ApiClient, request_timeout: float = 10.0):
         self.api_client = api_client
+        #: Every call's bound (seconds, the whole request): a hung API server is an error the caller handles
+        #: (an ``error`` verdict, a retried write), never a cycle that waits forever.
+        self.request_timeout = request_timeout
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.coordination = client.CoordinationV1Api(api_client)
 
     @classmethod
-    async def connect(cls, kubeconfig: Optional[str] = None) -> "KubeClient":
+    async def connect(cls, kubeconfig: Optional[str] = None, request_timeout: float = 10.0) -> "KubeClient":
         """In-cluster credentials when present, else the kubeconfig (``$KUBECONFIG`` or the given file)."""
         configuration = client.Configuration()
         try:
             config.load_incluster_config(client_configuration=configuration)
         except config.ConfigException:
             await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        return cls(client.ApiClient(configuration=configuration))
+        return cls(client.ApiClient(configuration=configuration), request_timeout)
 
     async def close(self) -> None:
         await self.api_client.close()
@@ -260,9 +267,12 @@ class KubeClient:
             "reportingComponent": "kpi-operator",
         }
         try:
-            await _checked_json(await self.core.create_namespaced_event(meta.get("namespace", "default"), body, _preload_content=False))
+            await asyncio.wait_for(self._create_event(meta.get("namespace", "default"), body), self.request_timeout)
         except Exception as error:
             logger.warning("could not post Event %s on %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error)
+
+    async def _create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        await _checked_json(await self.core.create_namespaced_event(namespace, body, _preload_content=False))
 
     # --- Leases (leader election) ---------------------------------------------------------------------------------
 

@@ -39,6 +39,9 @@ class ObjectSeries:
     sampled_at: Optional[float] = None
     """The newest sample time (Prometheus' own, from the timestamps query) among the object's fresh series: a
     new evaluation of its rules moves it on, a stalled rule does not."""
+    conflict: Optional[str] = None
+    """Why the object's series cannot be told from another object's (two sloth-schema SLOs with one service and
+    name): they are given to neither, and the gate never acts on them."""
     rules_evaluated: bool = False
     """Whether Prometheus evaluates the object's rules (their constant record is fresh): without it, missing data
     means rules not loaded (a new object, a refused rule file), never a silent service."""
@@ -71,7 +74,8 @@ def collect(
 
     Sloth-schema series carry no namespace, so they go only to SLOs whose rules are in the sloth schema (their
     own ``ruleSchema``, else ``default_schema``): a native SLO elsewhere with the same service and name is not
-    theirs.
+    theirs. Two sloth-schema SLOs with one service and name (in two namespaces) cannot be told apart: their
+    series go to neither, and each gets a ``conflict`` naming the other.
     """
     objects = list(objects)
     sloth_index: dict[tuple[str, str], list[Key]] = {}
@@ -79,13 +83,24 @@ def collect(
         if isinstance(obj, SLO) and (obj.spec.rule_schema or default_schema) == "sloth":
             sloth_index.setdefault((obj.spec.service, obj.metadata.name), []).append(key_of(obj))
     known = {key_of(obj) for obj in objects}
+    conflicts: dict[Key, str] = {}
+    for (service, name), keys in list(sloth_index.items()):
+        if len(keys) > 1:
+            for key in keys:
+                others = ", ".join(f"{k[1]}/{k[2]}" for k in keys if k != key)
+                conflicts[key] = (
+                    f"SLO {key[1]}/{key[2]} and {others} are both in the sloth schema with service {service!r} and "
+                    "name " + repr(name) + ": Sloth's series carry no namespace, so neither's can be told apart. Rename one "
+                    "or use the native schema."
+                )
+            del sloth_index[(service, name)]
     stale: set[tuple[tuple[str, str], ...]] = set()
     for sample in timestamps:
         if now - sample.value > freshness_seconds:
             labels = dict(sample.labels)
             labels["__name__"] = labels.pop(SERIES_LABEL, "")
             stale.add(tuple(sorted(labels.items())))
-    result: dict[Key, ObjectSeries] = {key: ObjectSeries() for key in known}
+    result: dict[Key, ObjectSeries] = {key: ObjectSeries(conflict=conflicts.get(key)) for key in known}
     for sample in timestamps:
         if now - sample.value > freshness_seconds:
             continue

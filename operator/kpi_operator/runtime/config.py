@@ -52,6 +52,7 @@ class OperatorConfig:
     prometheus_timeout: float = _setting(PrometheusSettings.timeout, "seconds to wait for one Prometheus query")
     evaluation_interval: float = _setting(30.0, "seconds between evaluation cycles")
     freshness: float = _setting(300.0, "samples older than this many seconds count as no data")
+    api_timeout: float = _setting(10.0, "seconds to wait for one Kubernetes API request")
     max_clock_skew: float = _setting(60.0, "seconds the operator's clock may differ from Prometheus' before every gate holds with an error")
     rule_schema: str = _setting("native", "default rule schema", choices=("native", "sloth"))
     metrics_port: int = _setting(8080, "port of /metrics and /healthz; 0 picks a free one")

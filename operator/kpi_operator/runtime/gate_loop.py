@@ -31,6 +31,8 @@ def outcome_for(entry: Entry, series: ObjectSeries, since: Optional[float] = Non
     """The verdict on the cycle's readings: the SLO's recorded error ratios, the KPI's values so far; with
     ``since``, on data from after that moment only (a template a rollback restored then)."""
     obj = entry.obj
+    if series.conflict is not None:
+        return Outcome(Verdict.INCONCLUSIVE, f"{series.conflict} The gate holds.")
     if isinstance(obj, SLO):
         reading = slo_reading(
             series.error_ratios, series.total_rates, compile_slo(obj).recorded_windows, ERROR_RATIO.format(window="*"), series.rules_evaluated

@@ -50,7 +50,7 @@ async def start_operator(settings: kopf.OperatorSettings, logger: logging.Logger
     settings.posting.level = logging.INFO
     settings.networking.error_backoffs = [1, 2, 5, 10]
     if runtime.kube is None:
-        runtime.kube = await KubeClient.connect(config.kubeconfig)
+        runtime.kube = await KubeClient.connect(config.kubeconfig, config.api_timeout)
     if config.metrics_port >= 0 and runtime.telemetry.port is None:  # started already by a standby (leader election)
         await runtime.telemetry.start(config.metrics_host, config.metrics_port)
         logger.info("serving /metrics and /healthz on %s:%s", config.metrics_host, runtime.telemetry.port)
