@@ -22,6 +22,10 @@ endef
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	$(call install,.[dev])
+	@ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || { \
+	  echo "libfaketime not found: installing Debian's faketime package (the gate's clock-step tests)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends faketime >/dev/null; }
 	@touch $(STAMP)
 
 # The demo needs less than the tests: the package and the devtools distribution, without the test extra.

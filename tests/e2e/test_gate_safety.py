@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.asyncio]
 
 SLOS = kmock.resource("kpi.dev/v1alpha1/slos")
 LAST_ACT = "kpi.dev/gate-last-act"
-FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+FAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), Path("/usr/lib/faketime/libfaketime.so.1"))
 REFUSED = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "message": "injected: status write lost"}
 
 
@@ -314,7 +314,7 @@ async def test_an_operator_killed_between_the_act_and_its_status_write_does_not_
                     process.kill()
 
 
-@pytest.mark.skipif(not FAKETIME.exists(), reason="libfaketime is not installed (Debian package faketime; .ci/run installs it)")
+@pytest.mark.skipif(not FAKETIME.exists(), reason="libfaketime is not installed (Debian's faketime package; `make setup` installs it)")
 @pytest.mark.parametrize("step", ["+15m", "-1h"])
 async def test_a_clock_step_never_makes_a_gate_act(metrics: Any, tmp_path: Path, step: str) -> None:
     """The operator's clock steps (libfaketime, the process's own clock). A KPI breached for less than its ``for``
