@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,13 @@ async def test_pause_sets_paused_and_scale_to_zero_remembers_the_replicas(metric
         env.emu.delete_object("deployments", "shop", "checkout-canary")
         make_rollout(env.emu, name="checkout-canary")
         env.emu.create(gated_slo("pz", action="scaleToZero", failure_limit=1))
-        await env.wait(lambda: deployment(env)["spec"]["replicas"] == 0, timeout=90, message="scaled to zero")
+        try:
+            await env.wait(lambda: deployment(env)["spec"]["replicas"] == 0, timeout=90, message="scaled to zero")
+        except TimeoutError:
+            # This wait failed twice in about 40 runs of this module (not reproduced alone): show what the gate saw.
+            state = {"slo": env.emu.get("slos", "shop", "pz-canary"), "deployment": deployment(env), "replicasets": env.emu.list("replicasets", "shop")}
+            print("state at the timeout:", json.dumps(state, indent=1, default=str))
+            raise
         assert deployment(env)["metadata"]["annotations"]["kpi.dev/replicas-before-scale-to-zero"] == "3"
 
 
