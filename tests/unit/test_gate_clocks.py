@@ -90,3 +90,10 @@ def test_clock_disagreement(prometheus_now: Optional[float], disagrees: bool) ->
     assert (reason is not None) is disagrees
     if reason is not None:
         assert "--max-clock-skew" in reason
+
+
+def test_clock_and_conflict_outcomes_never_act() -> None:
+    from kpi_operator.gate.verdict import clock_outcome, conflict_outcome
+
+    assert clock_outcome("skewed.").verdict is Verdict.ERROR and "never acts" in clock_outcome("skewed.").reason
+    assert conflict_outcome("two SLOs.").verdict is Verdict.INCONCLUSIVE

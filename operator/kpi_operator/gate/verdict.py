@@ -141,6 +141,17 @@ def _error(name: str, query_error: str, query: str, threshold: Optional[float]) 
     )
 
 
+def clock_outcome(reason: str) -> Outcome:
+    """The verdict of every gate while the operator's clock and Prometheus' disagree: an error, which never acts."""
+    return Outcome(Verdict.ERROR, f"{reason} The gate holds and never acts while the clocks disagree.")
+
+
+def conflict_outcome(conflict: str) -> Outcome:
+    """The verdict of an object whose series cannot be told from another's (``ObjectSeries.conflict``): a hold,
+    whatever ``noData`` says, since the data may be the other object's."""
+    return Outcome(Verdict.INCONCLUSIVE, f"{conflict} The gate holds.")
+
+
 def _hold(kind: _Hold, reason: str, no_data: NoData, value: Optional[float], threshold: Optional[float], query: str) -> Outcome:
     if kind is _Hold.NO_DATA and no_data == "fail":
         return Outcome(Verdict.FAIL, f"{reason} Counted as a failure because gate.noData is fail.", value, threshold, query)

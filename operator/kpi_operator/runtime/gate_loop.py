@@ -19,7 +19,7 @@ from ..evaluation import ObjectSeries
 from ..gate import kpi_verdict, slo_verdict
 from ..gate.readings import kpi_reading, slo_reading
 from ..gate.rounds import Round, TargetStep, act_report, acted_on_failure, finish_round, matching_deployments, not_allowed_notice, plan_round
-from ..gate.verdict import Outcome, Verdict
+from ..gate.verdict import Outcome, clock_outcome, conflict_outcome
 from ..rules.compiled import compile_slo
 from ..rules.records import ERROR_RATIO
 from .state import Entry, Runtime
@@ -32,7 +32,7 @@ def outcome_for(entry: Entry, series: ObjectSeries, since: Optional[float] = Non
     ``since``, on data from after that moment only (a template a rollback restored then)."""
     obj = entry.obj
     if series.conflict is not None:
-        return Outcome(Verdict.INCONCLUSIVE, f"{series.conflict} The gate holds.")
+        return conflict_outcome(series.conflict)
     if isinstance(obj, SLO):
         reading = slo_reading(
             series.error_ratios, series.total_rates, compile_slo(obj).recorded_windows, ERROR_RATIO.format(window="*"), series.rules_evaluated
@@ -40,11 +40,6 @@ def outcome_for(entry: Entry, series: ObjectSeries, since: Optional[float] = Non
         return slo_verdict(obj, reading, since=since, at=series.sampled_at)
     assert obj is not None
     return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query, series.rules_evaluated), since=since)
-
-
-def clock_outcome(reason: str) -> Outcome:
-    """The verdict of every gate while the operator's clock and Prometheus' disagree: an error, which never acts."""
-    return Outcome(Verdict.ERROR, f"{reason} The gate holds and never acts while the clocks disagree.")
 
 
 @dataclass(frozen=True)
