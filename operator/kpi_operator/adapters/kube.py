@@ -19,6 +19,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..api.models import GROUP, VERSION
+from ..api.status import status_json_patch
 from ..api.timestamps import utc_timestamp
 from ..reconcile import rule_differs
 
@@ -230,12 +231,43 @@ class KubeClient:
 
     # --- KPI / SLO status ----------------------------------------------------------------------------------------
 
+    async def patch_status(
+        self, kind: str, namespace: str, name: str, status: dict[str, Any], uid: Optional[str] = None, known: Optional[dict[str, Any]] = None
+    ) -> bool:
+        """Write ``status`` (a merge-patch body) to the object ``uid`` only; ``False`` when that object is gone,
+        whether or not another object has its name now (``status_json_patch`` says why a name is not enough).
+
+        ``known``: the status as the caller last saw it (decides which fields exist to be removed). When the
+        server's status differs from it in a way the patch trips on (no status yet, a field already gone), the
+        object is read once and the write made against what it holds.
+        """
+        try:
+            await self._json_patch_status(kind, namespace, name, status_json_patch(uid, status, known if known is not None else {}))
+            return True
+        except KubeError as error:
+            if error.status not in (404, 422):
+                raise
+        body = await self.get_object(kind, namespace, name)
+        if body is None or (uid and body.get("metadata", {}).get("uid") != uid):
+            return False
+        await self._json_patch_status(kind, namespace, name, status_json_patch(uid, status, body.get("status")))
+        return True
+
     @_raising_kube_error
-    async def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+    async def _json_patch_status(self, kind: str, namespace: str, name: str, ops: list[dict[str, Any]]) -> None:
         await self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURALS[kind], name, {"status": status},
-            _content_type="application/merge-patch+json",
+            GROUP, VERSION, namespace, PLURALS[kind], name, ops, _content_type="application/json-patch+json"
         )
+
+    @_raising_kube_error
+    async def get_object(self, kind: str, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        """A KPI or SLO as the API server holds it, or ``None`` when there is none of that name."""
+        try:
+            return await self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
 
     # --- Events --------------------------------------------------------------------------------------------------
 

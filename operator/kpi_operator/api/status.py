@@ -157,3 +157,38 @@ AnyStatus = Union[SLOStatus, KPIStatus]
 def status_type(kind: str) -> type[AnyStatus]:
     """The status model of a kind (``SLO`` or ``KPI``)."""
     return SLOStatus if kind == "SLO" else KPIStatus
+
+
+def status_json_patch(uid: Optional[str], patch: Mapping[str, Any], current: Optional[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``patch`` (a merge-patch body of ``status``, as ``to_patch`` gives it) as a JSON patch that applies only
+    to the object ``uid``.
+
+    Objects are re-created under the same name (a GitOps sync, ``kubectl delete`` then ``apply``); a write planned
+    for the old object must not land on the new one, and the name alone cannot tell them apart. A merge patch
+    carrying ``metadata.uid`` does not either: on the status subresource the API server drops metadata from the
+    patch. The JSON patch's ``test`` of ``/metadata/uid`` fails the whole request (422) on any other object.
+
+    Each top-level field the patch sets replaces the field (``add``), nested ``None`` dropped, which is what the
+    merge patch did since writers send nested objects whole; a field set to ``None`` is removed when ``current``
+    (the status as last known) has it. ``current`` ``None`` means the object has no status yet: then the patch
+    becomes the whole status.
+    """
+    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/uid", "value": uid}] if uid else []
+    if current is None:
+        return [*ops, {"op": "add", "path": "/status", "value": _without_nulls(patch)}]
+    for key, value in patch.items():
+        path = "/status/" + key.replace("~", "~0").replace("/", "~1")
+        if value is not None:
+            ops.append({"op": "add", "path": path, "value": _without_nulls(value)})
+        elif key in current:
+            ops.append({"op": "remove", "path": path})
+    return ops
+
+
+def _without_nulls(value: Any) -> Any:
+    """``value`` with every ``None`` member of its objects dropped: a removed field, as a merge patch reads it."""
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

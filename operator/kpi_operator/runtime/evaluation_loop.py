@@ -136,12 +136,19 @@ async def mark_unknown(runtime: Runtime, reason: str) -> None:
 
 
 async def _patch_status(runtime: Runtime, entry: Entry, patch: AnyStatus) -> None:
-    if runtime.kube is None:
+    """Write ``patch`` to ``entry``'s object, and only to it: a cycle plans from the store it read at its start,
+    and an object deleted and re-applied under the same name since then must not get the old one's status (an
+    ``Acted`` gate state would keep the new object's gate from ever acting)."""
+    current = runtime.store.get(entry.key)
+    if runtime.kube is None or current is None or current.uid != entry.uid:
         return
     try:
-        await runtime.kube.patch_status(entry.kind, entry.namespace, entry.name, patch.to_patch())
+        written = await runtime.kube.patch_status(entry.kind, entry.namespace, entry.name, patch.to_patch(), entry.uid, entry.status.to_patch())
     except Exception as error:  # one refused write must not stop the others; the next cycle writes again
         logger.warning("status patch of %s/%s/%s failed: %s", entry.kind, entry.namespace, entry.name, error)
+        return
+    if not written:
+        logger.info("%s %s/%s was deleted or re-created before its status was written; the write was dropped", entry.kind, entry.namespace, entry.name)
         return
     entry.status = entry.status.merged(patch)
     runtime.telemetry.status_patches.labels(entry.kind).inc()
