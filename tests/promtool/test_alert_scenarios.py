@@ -153,7 +153,7 @@ def test_absent_data_fires_the_no_data_alert_after_its_for() -> None:
         ('http_requests_total{service="api",code="200"}', "0+1000x30"),
         ('http_requests_total{service="api",code="500"}', "0+0x30"),
     ]
-    no_data = {**IDENTITY, "severity": "warning"}
+    no_data = {**IDENTITY, "severity": "warning", "slo_tier": "noData"}  # the tier by label, never by name
     run(
         groups,
         "1m",

@@ -694,6 +694,10 @@ REFUSED_BY_BOTH = [
                  id="A KPI gate dryRun that is no boolean is refused"),
     pytest.param(changed(KPI_GATED, {"spec.thresholds.alarm": 1}), "spec.thresholds.alarm",
                  id="A KPI with an unknown threshold tier is refused"),
+    pytest.param(changed(KPI_GATED, {"spec.query": "(" * 20000 + "up" + ")" * 20000}), "spec.query",
+                 id="A KPI query longer than 8192 characters (20,000 nested parentheses) is refused"),
+    pytest.param(changed(RATIO, {"spec.indicator.ratio.errors": "sum(rate(e[{{.window}}]))" + " " * 8192}),
+                 "spec.indicator.ratio.errors", id="A ratio query longer than 8192 characters is refused"),
 ]
 
 
@@ -728,6 +732,10 @@ REFUSED_BY_THE_MODELS_ONLY = [
                                  "spec.alerting.ticketAlert.windows": [{"long": "14d", "short": "1d", "budgetPercent": 10}]}),
                  "spec.alerting.ticketAlert",
                  id="A long window longer than the SLO window is Stalled: CEL cannot compare duration strings"),
+    pytest.param(changed(KPI_GATED, {"spec.query": "(" * 65 + "up" + ")" * 65}), "spec.query",
+                 id="A KPI query nested 65 brackets deep is Stalled: the schema cannot count brackets"),
+    pytest.param(changed(RATIO, {"spec.alerting.annotations": {"summary": "burning {{"}}), "spec.alerting.annotations.summary",
+                 id="An alert annotation that is no Go template is Stalled: the schema cannot parse templates"),
     pytest.param(changed(RATIO, {"metadata.name": "checkout.v2"}), "metadata.name",
                  id="An object named like a DNS subdomain (checkout.v2) is Stalled: the API server allows the name, "
                     "the models need a DNS label"),

@@ -93,29 +93,104 @@ def test_a_condition_keeps_its_transition_time_until_its_status_flips() -> None:
     assert flipped[0].last_transition_time == "t3"
 
 
-def test_a_rule_owned_by_another_kpi_or_slo_is_taken() -> None:
-    from kpi_operator.reconcile import rule_taken_by
+MANAGED = {"app.kubernetes.io/managed-by": "kpi-operator"}
 
-    rule = {"metadata": {"ownerReferences": [{"apiVersion": "kpi.dev/v1alpha1", "kind": "KPI", "name": "api", "uid": "u-2"}]}}
-    assert rule_taken_by(rule, "u-2") is None
-    assert rule_taken_by(rule, "u-1") == "KPI/api"
-    assert rule_taken_by(None, "u-1") is None
+
+def live_rule(labels: Any = MANAGED, *owners: tuple[str, str, str], api_version: str = "kpi.dev/v1alpha1") -> dict[str, Any]:
+    """A live PrometheusRule shop/api with ``labels`` and ownerReferences ``(kind, name, uid)``."""
+    meta: dict[str, Any] = {"name": "api", "namespace": "shop", "uid": "r-1", "resourceVersion": "7"}
+    if labels is not None:
+        meta["labels"] = dict(labels)
+    if owners:
+        meta["ownerReferences"] = [{"apiVersion": api_version, "kind": k, "name": n, "uid": u, "controller": True} for k, n, u in owners]
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": meta, "spec": {"groups": []}}
+
+
+@pytest.mark.parametrize(
+    "rule, verdict, says",
+    [
+        pytest.param(None, "free", "", id="no rule of that name: free"),
+        pytest.param(live_rule(MANAGED, ("SLO", "api", "u-1")), "own", "", id="the label and an owner reference to this uid: own"),
+        pytest.param(live_rule(None), "taken", "not made by kpi-operator (no label app.kubernetes.io/managed-by=kpi-operator)", id="a hand-written rule: taken"),
+        pytest.param(live_rule({"team": "x"}, ("SLO", "api", "u-1")), "taken", "no label app.kubernetes.io/managed-by", id="this uid without the label: taken"),
+        pytest.param(live_rule({"app.kubernetes.io/managed-by": "helm"}, ("SLO", "api", "u-1")), "taken", "not made by kpi-operator", id="another manager's label: taken"),
+        pytest.param(live_rule(MANAGED), "taken", "no KPI or SLO owns it", id="the label without an owner (generate output applied by hand): taken"),
+        pytest.param(live_rule(MANAGED, ("KPI", "api", "u-2")), "taken", "already belongs to KPI/api", id="a KPI of the same name: taken"),
+        pytest.param(live_rule(MANAGED, ("SLO", "other", "u-3")), "taken", "already belongs to SLO/other", id="another SLO's: taken"),
+        pytest.param(live_rule(MANAGED, ("SLO", "api", "u-0")), "adopt", "was made for an earlier SLO/api (uid u-0)", id="an earlier SLO of this name's: adopt (once confirmed)"),
+        pytest.param(live_rule(MANAGED, ("SLO", "api", "u-0"), api_version="example.com/v1"), "taken", "no KPI or SLO owns it", id="an owner of another group: taken"),
+    ],
+)
+def test_the_operator_writes_only_a_rule_it_owns(rule: Any, verdict: str, says: str) -> None:
+    from kpi_operator.reconcile import rule_ownership
+
+    ownership = rule_ownership(rule, body())
+    assert ownership.verdict == verdict
+    assert says in ownership.message
+    assert ownership.writable == (verdict in ("free", "own"))
+    if verdict in ("taken", "adopt"):
+        assert ownership.message.startswith("PrometheusRule shop/api ")
+
+
+def test_an_adoption_needs_the_live_object_of_that_name_to_be_this_one() -> None:
+    """The earlier uid is gone only when this object is the live one; a stale body must not take the rule over."""
+    from kpi_operator.reconcile import adoption_checked, rule_ownership
+
+    earlier = rule_ownership(live_rule(MANAGED, ("SLO", "api", "u-0")), body())
+    assert earlier.verdict == "adopt" and earlier.earlier_uids == ("u-0",) and not earlier.writable  # not until confirmed
+    confirmed = adoption_checked(earlier, body(), "u-1")
+    assert confirmed.verdict == "adopt" and confirmed.writable
+    for live_uid in ("u-0", None, "u-9"):  # the earlier object still lives, or this one is gone / replaced
+        taken = adoption_checked(earlier, body(), live_uid)
+        assert taken.verdict == "taken" and "still exists" in taken.message
+    own = rule_ownership(live_rule(MANAGED, ("SLO", "api", "u-1")), body())
+    assert adoption_checked(own, body(), None) is own
 
 
 def conditions_of(plan: ReconcilePlan) -> dict[str, tuple[str, str]]:
     return {c.type: (c.status, c.reason) for c in plan.status.conditions}
 
 
-def test_a_rule_name_taken_by_another_object_stalls_this_one_without_a_rule() -> None:
+def test_a_rule_name_taken_stalls_the_object_without_a_rule_and_says_who_has_it() -> None:
+    from kpi_operator.reconcile import rule_ownership
+
     plan = plan_reconcile(body(), "native", NOW)
-    other = {"metadata": {"ownerReferences": [{"apiVersion": "kpi.dev/v1alpha1", "kind": "KPI", "name": "api", "uid": "u-2"}]}}
-    taken = resolve_rule_conflict(plan, body(), other, NOW)
+    taken = resolve_rule_conflict(plan, body(), rule_ownership(live_rule(None), body()), NOW)
     assert taken.rule is None
     assert conditions_of(taken)["Stalled"] == ("True", "RuleNameTaken")
-    assert taken.events[-1][:2] == ("Warning", "RuleNameTaken") and "KPI/api" in taken.events[-1][2]
-    own = {"metadata": {"ownerReferences": [{"apiVersion": "kpi.dev/v1alpha1", "kind": "SLO", "name": "api", "uid": "u-1"}]}}
+    assert conditions_of(taken)["Ready"] == ("False", "RuleNameTaken")
+    assert taken.events[-1][:2] == ("Warning", "RuleNameTaken")
+    assert "PrometheusRule shop/api exists and was not made by kpi-operator" in taken.events[-1][2]
+    assert "rename the SLO or delete that rule" in taken.events[-1][2]
+    # Nothing was applied: no generation nor definition recorded.
+    assert "lastAppliedGeneration" not in taken.status.to_patch() and "definition" not in taken.status.to_patch()
+    kpi_taken = resolve_rule_conflict(plan, body(), rule_ownership(live_rule(MANAGED, ("KPI", "api", "u-2")), body()), NOW)
+    assert "KPI/api" in kpi_taken.events[-1][2]
+    own = rule_ownership(live_rule(MANAGED, ("SLO", "api", "u-1")), body())
     assert resolve_rule_conflict(plan, body(), own, NOW) is plan
-    assert resolve_rule_conflict(plan, body(), None, NOW) is plan
+    assert resolve_rule_conflict(plan, body(), rule_ownership(None, body()), NOW) is plan
+
+
+def test_a_retry_that_finds_the_name_still_taken_posts_no_second_event() -> None:
+    from kpi_operator.reconcile import rule_ownership
+
+    ownership = rule_ownership(live_rule(None), body())
+    first = resolve_rule_conflict(plan_reconcile(body(), "native", NOW), body(), ownership, NOW)
+    again = body()
+    again["status"] = first.status.to_patch()
+    second = resolve_rule_conflict(plan_reconcile(again, "native", NOW), again, ownership, NOW)
+    assert second.rule is None and conditions_of(second)["Stalled"] == ("True", "RuleNameTaken")
+    assert [e for e in second.events if e[1] == "RuleNameTaken"] == []
+
+
+def test_an_adopted_rule_is_written_with_an_event() -> None:
+    from kpi_operator.reconcile import adoption_checked, rule_ownership
+
+    plan = plan_reconcile(body(), "native", NOW)
+    ownership = adoption_checked(rule_ownership(live_rule(MANAGED, ("SLO", "api", "u-0")), body()), body(), "u-1")
+    adopted = resolve_rule_conflict(plan, body(), ownership, NOW)
+    assert adopted.rule == plan.rule and adopted.status == plan.status
+    assert adopted.events[-1][:2] == ("Normal", "RuleAdopted") and "u-0" in adopted.events[-1][2]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ VALUES: dict[str, tuple[str, Any]] = {
     "evaluation_interval": ("15", 15.0),
     "freshness": ("120", 120.0),
     "rule_schema": ("sloth", "sloth"),
+    "allow_template_queries": ("true", True),
     "metrics_port": ("9100", 9100),
     "metrics_host": ("127.0.0.1", "127.0.0.1"),
     "log_format": ("json", "json"),

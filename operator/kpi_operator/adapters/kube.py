@@ -179,25 +179,31 @@ class KubeClient:
             raise
 
     @_raising_kube_error
-    async def apply_prometheus_rule(self, desired: dict[str, Any], current: Any = ...) -> str:
+    async def apply_prometheus_rule(self, desired: dict[str, Any], current: Optional[dict[str, Any]]) -> str:
         """Create the rule, or put back its spec, labels and owner when they differ. Returns what was done:
-        ``created``, ``updated`` or ``unchanged`` (so a re-run changes nothing). ``current``: the live rule when the
-        caller has just read it (None when absent), saving a second GET."""
+        ``created``, ``updated`` or ``unchanged`` (so a re-run changes nothing).
+
+        ``current``: the live rule as the caller read it (None when absent) and judged to be the operator's to
+        write (``reconcile.rule_ownership``); this method decides nothing about ownership. The patch carries the
+        read ``resourceVersion``, so a rule changed or replaced since that read is not overwritten: the API server
+        answers 409 Conflict (a ``KubeError`` to retry, which reads and judges again)."""
         meta = desired["metadata"]
-        if current is ...:
-            current = await self.get_prometheus_rule(meta["namespace"], meta["name"])
         if current is None:
             await self.custom.create_namespaced_custom_object(*MONITORING[:2], meta["namespace"], MONITORING[2], desired)
             return "created"
         if not rule_differs(current, desired):
             return "unchanged"
+        # "add" sets an object member whether or not it exists (RFC 6902), so the patch applies to whatever rule
+        # holds the name now and the API server gets to compare the resourceVersion: 409, not a 422 "path not
+        # found" (which would read as a refused rule) when the rule was replaced by one without labels or owners.
         patch = [
-            {"op": "replace" if "spec" in current else "add", "path": "/spec", "value": desired["spec"]},
-            {"op": "replace" if current["metadata"].get("labels") is not None else "add", "path": "/metadata/labels", "value": meta.get("labels", {})},
+            {"op": "add", "path": "/spec", "value": desired["spec"]},
+            {"op": "add", "path": "/metadata/labels", "value": meta.get("labels", {})},
         ]
         if meta.get("ownerReferences"):
-            op = "replace" if current["metadata"].get("ownerReferences") is not None else "add"
-            patch.append({"op": op, "path": "/metadata/ownerReferences", "value": meta["ownerReferences"]})
+            patch.append({"op": "add", "path": "/metadata/ownerReferences", "value": meta["ownerReferences"]})
+        if current["metadata"].get("resourceVersion"):
+            patch.append({"op": "add", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]})
         await self.custom.patch_namespaced_custom_object(
             *MONITORING[:2], meta["namespace"], MONITORING[2], meta["name"], patch,
             _content_type="application/json-patch+json",
@@ -220,12 +226,16 @@ class KubeClient:
             raise
 
     @_raising_kube_error
-    async def delete_prometheus_rule(self, namespace: str, name: str) -> bool:
+    async def delete_prometheus_rule(self, namespace: str, name: str, uid: Optional[str] = None, resource_version: Optional[str] = None) -> bool:
+        """Delete the rule; ``uid`` and ``resource_version`` (of the rule as read and judged) are preconditions, so a
+        rule replaced or changed since is left alone. False when nothing was deleted: gone (404), or changed (409)."""
+        preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
+        options = {"preconditions": preconditions} if preconditions else None
         try:
-            await self.custom.delete_namespaced_custom_object(*MONITORING[:2], namespace, MONITORING[2], name)
+            await self.custom.delete_namespaced_custom_object(*MONITORING[:2], namespace, MONITORING[2], name, body=options)
             return True
         except ApiException as error:
-            if error.status == 404:
+            if error.status in (404, 409):
                 return False
             raise
 

@@ -22,9 +22,11 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .durations import DurationError, normalize_duration, parse_duration_ms
+from .go_template import check_template
 from .status import KPIStatus, SLOStatus
 from .promql import (
     LABEL_NAME_RE,
+    MAX_QUERY_LENGTH,
     METRIC_NAME_RE,
     check_bare_metric_name,
     check_promql,
@@ -80,6 +82,13 @@ def _promql(value: str) -> str:
     return value
 
 
+def _template(value: str) -> str:
+    message = check_template(value)
+    if message:
+        raise ValueError(message)
+    return value
+
+
 def _windowed_promql(value: str) -> str:
     if not has_window_var(value):
         raise ValueError("the query must use {{.window}} as its range (e.g. rate(x[{{.window}}])), so each alert window gets its own query")
@@ -113,10 +122,16 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
 
 Duration = Annotated[str, Field(max_length=32), AfterValidator(_duration)]
 PositiveDuration = Annotated[str, Field(max_length=32), AfterValidator(_positive_duration)]
-PromQL = Annotated[str, AfterValidator(_promql)]
-WindowedPromQL = Annotated[str, AfterValidator(_windowed_promql)]
-Selector = Annotated[str, AfterValidator(_selector)]
+# Queries are bounded in length here and in the CRDs; check_promql bounds their nesting before parsing.
+PromQL = Annotated[str, Field(max_length=MAX_QUERY_LENGTH), AfterValidator(_promql)]
+WindowedPromQL = Annotated[str, Field(max_length=MAX_QUERY_LENGTH), AfterValidator(_windowed_promql)]
+Selector = Annotated[str, Field(max_length=MAX_QUERY_LENGTH), AfterValidator(_selector)]
 Labels = Annotated[dict[str, str], Field(max_length=64), AfterValidator(_labels)]
+#: An alert label or annotation value: Prometheus expands it as a Go template, and refuses the whole rule file
+#: when one does not parse, so each value is parsed here (the error names its key).
+Template = Annotated[str, AfterValidator(_template)]
+TemplateLabels = Annotated[dict[str, Template], Field(max_length=64), AfterValidator(_labels)]
+Annotations = dict[str, Template]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
 MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
 
@@ -168,9 +183,11 @@ class RatioIndicator(_Model):
     errors: Optional[WindowedPromQL] = Field(None, description="Query for the rate of bad events; uses {{.window}}.")
     total: Optional[WindowedPromQL] = Field(None, description="Query for the rate of all events; uses {{.window}}.")
     errors_metric: Optional[str] = Field(
-        None, description='Counter selector of bad events, e.g. http_requests_total{job="api",code=~"5.."}.'
+        None, max_length=MAX_QUERY_LENGTH, description='Counter selector of bad events, e.g. http_requests_total{job="api",code=~"5.."}.'
     )
-    total_metric: Optional[str] = Field(None, description='Counter selector of all events, e.g. http_requests_total{job="api"}.')
+    total_metric: Optional[str] = Field(
+        None, max_length=MAX_QUERY_LENGTH, description='Counter selector of all events, e.g. http_requests_total{job="api"}.'
+    )
 
     @field_validator("errors_metric", "total_metric")
     @classmethod
@@ -304,8 +321,8 @@ class AlertTier(_Model):
     """A tier of burn-rate alerts (page or ticket)."""
 
     disabled: bool = Field(False, description="Generate no alert for this tier.")
-    labels: Labels = Field(default_factory=dict, description="Labels added to this tier's alert.")
-    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations added to this tier's alert.")
+    labels: TemplateLabels = Field(default_factory=dict, description="Labels added to this tier's alert.")
+    annotations: Annotations = Field(default_factory=dict, description="Annotations added to this tier's alert.")
     for_: Optional[Duration] = Field(None, alias="for", description="How long the condition must hold before firing.")
     windows: Optional[list[BurnWindow]] = Field(
         None, min_length=1, description="Window pairs; defaults to the SRE workbook's (page: 1h/5m 2%, 6h/30m 5%; ticket: 1d/2h 10%, 3d/6h 10%)."
@@ -317,16 +334,16 @@ class NoDataAlert(_Model):
 
     for_: PositiveDuration = Field(alias="for", description="How long data must be absent before firing.")
     disabled: bool = False
-    labels: Labels = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: TemplateLabels = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
 
 
 class Alerting(_Model):
     """Multiwindow, multi-burn-rate alerts."""
 
     name: Optional[MetricName] = Field(None, description="Alert name for both tiers; defaults to the SLO name in CamelCase + ErrorBudgetBurn.")
-    labels: Labels = Field(default_factory=dict, description="Labels on every alert.")
-    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations on every alert.")
+    labels: TemplateLabels = Field(default_factory=dict, description="Labels on every alert.")
+    annotations: Annotations = Field(default_factory=dict, description="Annotations on every alert.")
     page_alert: AlertTier = Field(default_factory=AlertTier, description="The fast tier: pages a human.")
     ticket_alert: AlertTier = Field(default_factory=AlertTier, description="The slow tier: opens a ticket.")
     min_events: Optional[int] = Field(None, ge=0, description="No burn alert of a tier fires while its long window saw fewer events.")
@@ -449,7 +466,7 @@ class KPISpec(_Model):
     thresholds: Optional[Thresholds] = None
     for_: Duration = Field("0s", alias="for", description="How long a breach must last before it alerts or gates.")
     labels: Labels = Field(default_factory=dict, description="Labels added to every generated series and alert.")
-    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations added to the alerts.")
+    annotations: Annotations = Field(default_factory=dict, description="Annotations added to the alerts.")
     gate: Optional[Gate] = None
 
     @model_validator(mode="after")

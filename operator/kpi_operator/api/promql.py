@@ -2,6 +2,13 @@
 
 Queries in specs carry Sloth's ``{{.window}}`` template variable; it is replaced by a real duration before the
 query is parsed, because ``[{{.window}}]`` is not PromQL.
+
+The parser (``promql_parser``, compiled) recurses without a bound and holds the GIL: 20,000 nested parentheses
+crash the process, a few thousand stall it for seconds, and so does a long chain of binary operators (its cost
+grows with the square of the chain). Every query is therefore measured first by :func:`check_limits`, a linear
+scan in pure Python, and the parser never sees one over :data:`MAX_QUERY_LENGTH` characters, nested deeper than
+:data:`MAX_NESTING` brackets or with more than :data:`MAX_OPERATORS` binary operators. A query at all three
+limits parses in well under a second (docs/api.md gives the figures).
 """
 
 from __future__ import annotations
@@ -26,8 +33,78 @@ def render_window(query: str, window: str) -> str:
     return _WINDOW_VAR_RE.sub(window, query)
 
 
+#: Longest query a spec may hold (the CRDs' ``maxLength`` of every PromQL field); real ones are under 1 KiB.
+MAX_QUERY_LENGTH = 8192
+#: Deepest nesting of ``()``, ``[]`` and ``{}`` (outside string literals); real queries nest under 10.
+MAX_NESTING = 64
+#: Most binary operators (``+ - * / % ^ == != > < >= <= and or unless atan2``) in one query.
+MAX_OPERATORS = 256
+
+_OPERATOR_WORDS = frozenset({"and", "or", "unless", "atan2"})
+
+
+def check_limits(query: str) -> str | None:
+    """The message when ``query`` is too long, too deeply nested or has too many operators for the parser, else None.
+
+    One pass over the text: string literals (``"..."``, ``'...'``, backquoted) and ``#`` comments are skipped,
+    brackets are counted, and operator characters and words outside braces (where ``=``, ``!=`` are matchers)
+    are counted, an overcount for unary signs and a ``<=`` that is one operator counted once.
+    """
+    if len(query) > MAX_QUERY_LENGTH:
+        return f"the query is {len(query)} characters long; at most {MAX_QUERY_LENGTH} are allowed"
+    depth = deepest = braces = operators = 0
+    at, size = 0, len(query)
+    while at < size:
+        ch = query[at]
+        if ch in "\"'`":
+            end = at + 1
+            while end < size and query[end] != ch:
+                end += 2 if query[end] == "\\" and ch != "`" else 1
+            at = end + 1
+            continue
+        if ch == "#":
+            end = query.find("\n", at)
+            at = size if end < 0 else end + 1
+            continue
+        if ch in "([{":
+            depth += 1
+            braces += ch == "{"
+            deepest = max(deepest, depth)
+            if deepest > MAX_NESTING:
+                return f"the query nests brackets more than {MAX_NESTING} deep; at most {MAX_NESTING} levels are allowed"
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+            braces = max(braces - (ch == "}"), 0)
+        elif braces == 0 and ch in "+-*/%^<>=!":
+            if ch in "<>=!" and query.startswith("=", at + 1):
+                at += 1  # a two-character comparison is one operator
+            operators += 1
+        elif braces == 0 and ch.isalpha():
+            end = at
+            while end < size and (query[end].isalnum() or query[end] in "_:"):
+                end += 1
+            operators += query[at:end].lower() in _OPERATOR_WORDS
+            at = end
+            continue
+        if operators > MAX_OPERATORS:
+            return f"the query has more than {MAX_OPERATORS} binary operators; at most {MAX_OPERATORS} are allowed"
+        at += 1
+    return None
+
+
+def _parse(query: str) -> None:
+    """``promql_parser.parse`` behind :func:`check_limits`: raises ValueError with the limit's message."""
+    message = check_limits(query)
+    if message:
+        raise ValueError(message)
+    promql_parser.parse(query)
+
+
 def check_promql(query: str) -> str | None:
-    """The parser's message when ``query`` is not valid PromQL (after templating), else None."""
+    """The message when ``query`` is over the limits or not valid PromQL (after templating), else None."""
+    message = check_limits(query)
+    if message:
+        return message
     try:
         promql_parser.parse(render_window(query, "5m"))
     except ValueError as error:
@@ -45,7 +122,7 @@ def check_bare_metric_name(name: str) -> str | None:
     give rules that Prometheus refuses.
     """
     try:
-        promql_parser.parse(f"rate({name}{{}}[5m])")
+        _parse(f"rate({name}{{}}[5m])")
     except Exception:
         return f"{name!r} is a PromQL keyword and cannot be used as a bare metric name"
     return None
@@ -58,8 +135,11 @@ def check_selector(selector: str) -> str | None:
         return 'must be a label selector in braces, like {job="checkout"}'
     if text == "{}":
         return None
+    message = check_limits(text)
+    if message:
+        return message
     try:
-        promql_parser.parse("up" + text)
+        _parse("up" + text)
     except Exception as error:
         return f"invalid label selector: {error}"
     return None

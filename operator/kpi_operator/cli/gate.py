@@ -15,6 +15,7 @@ from typing import Any, Optional, Union
 from ..adapters.prometheus import PrometheusReader, PrometheusSettings, PrometheusUnavailable
 from ..api.durations import DurationError, parse_duration_seconds
 from ..api.models import KPI, SLO
+from ..api.redaction import redact
 from ..evaluation.direct import error_ratio_query, events_query, kpi_value_query, page_windows
 from ..gate import KPIReading, Outcome, SLOReading, Verdict, kpi_verdict, slo_verdict
 from .inputs import add_filename_argument, load_documents
@@ -78,7 +79,7 @@ def _fmt(value: Any) -> str:
 
 def print_table(rows: list[tuple[str, Outcome]]) -> None:
     headers = ("OBJECT", "VALUE", "THRESHOLD", "VERDICT", "REASON")
-    table = [(name, _fmt(o.value), _fmt(o.threshold), o.verdict.value, o.reason) for name, o in rows]
+    table = [(name, _fmt(o.value), _fmt(o.threshold), o.verdict.value, redact(o.reason)) for name, o in rows]
     widths = [max(len(str(r[i])) for r in [headers, *table]) for i in range(4)]
     for row in [headers, *table]:
         print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])

@@ -9,7 +9,7 @@ from typing import Any
 from .inputs import add_filename_argument, load_documents
 from .render import dump_yaml, write_yaml_documents
 from ..rules import RULE_SCHEMAS, build_prometheus_rule, build_rule_file, generate_groups
-from .validate import check
+from .validate import add_template_queries_argument, check
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="prometheusrule",
         help="prometheusrule: one PrometheusRule object per KPI/SLO (default); rules: one plain Prometheus rule file",
     )
+    add_template_queries_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -40,7 +41,7 @@ def definition_version(obj: Any) -> int:
 
 def run(args: argparse.Namespace) -> int:
     documents = load_documents(args.filename)
-    messages = check(documents, args.rule_schema)
+    messages = check(documents, args.rule_schema, args.allow_template_queries)
     if messages:
         for message in messages:
             print(message, file=sys.stderr)

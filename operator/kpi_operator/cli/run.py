@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.config import parse_selector
     from ..runtime.handlers import operator_memo, register
     from ..runtime.leadership import run_as_leader
+    from ..runtime.log_redaction import redact_logs
     from ..runtime.state import Runtime
 
     try:
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL,
     )
     logging.getLogger("kpi_operator").setLevel(logging.DEBUG if config.verbose else logging.INFO)
+    redact_logs()  # a Prometheus URL with userinfo, or a token, never reaches the log
 
     async def main() -> None:
         registry = kopf.OperatorRegistry()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..api.alert_templates import ALLOW_TEMPLATE_QUERIES_FLAG, template_query_problems
 from ..api.loading import Document, Problem
 from .inputs import add_filename_argument, load_documents
 from ..rules import RULE_SCHEMAS, SchemaError, generate_groups
@@ -19,13 +20,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_filename_argument(parser)
     parser.add_argument("--rule-schema", choices=RULE_SCHEMAS, default="native", help="also check that the rules can be generated in this schema")
+    add_template_queries_argument(parser)
     parser.set_defaults(run=run)
 
 
-def check(documents: list[Document], schema: str) -> list[str]:
+def add_template_queries_argument(parser: argparse.ArgumentParser) -> None:
+    """The operator's ``--allow-template-queries``, so a file is judged as the operator will judge it."""
+    parser.add_argument(
+        ALLOW_TEMPLATE_QUERIES_FLAG,
+        action="store_true",
+        help="accept the query function in alert labels and annotations, as the operator does with the same flag",
+    )
+
+
+def check(documents: list[Document], schema: str, allow_template_queries: bool = False) -> list[str]:
     """All problem lines of all documents, including what only rule generation finds (a feature the rule schema
-    cannot express, an alert tier that can never fire), which is added to the document's problems."""
+    cannot express, an alert tier that can never fire) and alert templates calling ``query`` unless allowed,
+    which are added to the document's problems."""
     for document in documents:
+        if document.obj is not None and not document.problems and not allow_template_queries:
+            document.problems.extend(template_query_problems(document.obj))
         if document.obj is not None and not document.problems:
             try:
                 generate_groups(document.obj, schema)
@@ -36,7 +50,7 @@ def check(documents: list[Document], schema: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     documents = load_documents(args.filename)
-    messages = check(documents, args.rule_schema)
+    messages = check(documents, args.rule_schema, args.allow_template_queries)
     for message in messages:
         print(message, file=sys.stderr)
     valid = sum(1 for d in documents if d.obj is not None and not d.problems)

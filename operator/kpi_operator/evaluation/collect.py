@@ -9,11 +9,14 @@ sloth schema should have a service/name pair unique in the cluster), ``kpi_names
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Union
+from typing import TYPE_CHECKING, Iterable, Optional, Union
 
 from ..api.models import KPI, SLO
 from ..rules.records import RecordKind, classify
 from .queries import SERIES_LABEL
+
+if TYPE_CHECKING:
+    from .rule_health import RuleProblem
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 
@@ -42,6 +45,9 @@ class ObjectSeries:
     conflict: Optional[str] = None
     """Why the object's series cannot be told from another object's (two sloth-schema SLOs with one service and
     name): they are given to neither, and the gate never acts on them."""
+    rule_problem: Optional["RuleProblem"] = None
+    """Why Prometheus fails to evaluate one of the object's rules (``rule_health``): its state is then
+    ``Unknown`` with that cause, never a silent ``NoData``, and the gate never acts on it."""
     rules_evaluated: bool = False
     """Whether Prometheus evaluates the object's rules (their constant record is fresh): without it, missing data
     means rules not loaded (a new object, a refused rule file), never a silent service."""
@@ -130,11 +136,11 @@ def collect(
             elif kind in (RecordKind.OBJECTIVE, RecordKind.KPI_INFO):
                 series.rules_evaluated = True
     for sample in alerts:
+        # The tier is read from the labels the rules set last (``slo_tier`` and Sloth's ``sloth_severity``,
+        # reserved in specs; a KPI alert's ``severity``), never from the alert's name, which the user chooses.
         labels = sample.labels
         tier = labels.get("slo_tier") or labels.get("sloth_severity")
-        if labels.get("alertname", "").endswith("NoData"):
-            tier = "noData"
-        elif tier is None and "kpi_name" in labels:
+        if tier is None and "kpi_name" in labels:
             tier = labels.get("severity", "critical")
         if tier is None:
             continue

@@ -14,10 +14,12 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..api import conditions as cond
 from ..api.models import KPI
+from ..api.redaction import redact
 from ..api.status import AnyStatus, GateStatus, status_type
 from ..api.timestamps import utc_timestamp
 from ..rules.compiled import compile_kpi
 from .collect import Key
+from .rule_health import RuleProblem
 
 HEARTBEAT_INTERVALS = 10
 KPI_HISTORY_MARGIN = 3600.0  # seconds of KPI values kept beyond its ``for``, for the gate's verdict
@@ -76,12 +78,19 @@ def changed(current: Optional[AnyStatus], evaluation: AnyStatus) -> bool:
     return False
 
 
-def plan_status(tracked: Tracked, evaluation: AnyStatus, gate: Optional[GateStatus], now: float, interval: float) -> Optional[AnyStatus]:
+def plan_status(
+    tracked: Tracked,
+    evaluation: AnyStatus,
+    gate: Optional[GateStatus],
+    now: float,
+    interval: float,
+    problem: Optional[RuleProblem] = None,
+) -> Optional[AnyStatus]:
     """The patch for one object after a cycle, or None when nothing a reader sees changed and no heartbeat is due.
 
     The patch carries the whole evaluation and ``lastEvaluated``; ``Ready=True/Evaluated`` once the object is
-    evaluated (unless its current generation is invalid, whose ``Stalled`` the reconcile owns); ``gate`` when the
-    gate's status moved.
+    evaluated, or ``Stalled`` with the ``problem`` when Prometheus fails to evaluate one of its rules (unless its
+    current generation is invalid, whose ``Stalled`` the reconcile owns); ``gate`` when the gate's status moved.
     """
     status = tracked.status
     patch = status_type(tracked.key[0])()
@@ -90,7 +99,12 @@ def plan_status(tracked: Tracked, evaluation: AnyStatus, gate: Optional[GateStat
     if gate is not None and gate.to_patch() != (status.gate.to_patch() if status.gate is not None else None):
         patch.gate = gate
         extra = True
-    if not tracked.invalid:
+    if not tracked.invalid and problem is not None:
+        ready = status.condition("Ready")
+        if ready is None or ready.status != "False" or ready.reason != problem.reason or ready.message != problem.message:
+            patch.conditions = cond.stalled(status.conditions, problem.reason, problem.message, utc_timestamp(now), status.observed_generation)
+            extra = True
+    elif not tracked.invalid:
         ready = status.condition("Ready")
         if ready is None or ready.status != "True" or ready.reason != "Evaluated":
             patch.conditions = cond.ready(status.conditions, "Evaluated", EVALUATED_MESSAGE, utc_timestamp(now), status.observed_generation)
@@ -106,13 +120,14 @@ def plan_cycle(
     gates: Mapping[Key, GateStatus],
     now: float,
     interval: float,
+    problems: Optional[Mapping[Key, RuleProblem]] = None,
 ) -> CyclePlan:
-    """Every patch of a cycle in which Prometheus answered."""
+    """Every patch of a cycle in which Prometheus answered; ``problems`` are the objects whose rules fail."""
     plan = CyclePlan()
     for item in tracked:
         evaluation = evaluations[item.key]
         plan.states[(item.key[0], evaluation.state or "Unknown")] += 1
-        patch = plan_status(item, evaluation, gates.get(item.key), now, interval)
+        patch = plan_status(item, evaluation, gates.get(item.key), now, interval, (problems or {}).get(item.key))
         if patch is not None:
             plan.patches[item.key] = patch
     return plan
@@ -122,6 +137,7 @@ def plan_outage(tracked: Sequence[Tracked], reason: str, now: float) -> dict[Key
     """The patches (and the Event message) when Prometheus did not answer: state ``Unknown``, ``Stalled`` with
     the reason, the gate's verdict ``error`` (it neither acts nor counts). Objects already marked for this outage
     and invalid objects (whose condition the reconcile owns) are left alone."""
+    reason = redact(reason)  # status and Events are read in every namespace: never a credential of the URL
     message = f"{reason}. Values shown are from the last successful evaluation; retrying with backoff."
     result: dict[Key, tuple[AnyStatus, str]] = {}
     for item in tracked:

@@ -123,5 +123,11 @@ def kpi_state(kpi: KPI, value: float) -> State:
 
 
 def evaluate(obj: Union[SLO, KPI], series: ObjectSeries) -> AnyStatus:
-    """The evaluation fields of the object's status (only those; ``to_patch`` gives them as written)."""
-    return evaluate_slo(obj, series) if isinstance(obj, SLO) else evaluate_kpi(obj, series)
+    """The evaluation fields of the object's status (only those; ``to_patch`` gives them as written).
+
+    An object whose rules Prometheus fails to evaluate (``series.rule_problem``) is ``Unknown``: what its rules
+    did not record is not a silent service, and the condition says why."""
+    result = evaluate_slo(obj, series) if isinstance(obj, SLO) else evaluate_kpi(obj, series)
+    if series.rule_problem is not None:
+        result.state = "Unknown"
+    return result

@@ -40,7 +40,7 @@ from typing import Any, Optional
 import promql_parser
 
 from ..api.durations import DurationError, format_duration_ms, parse_duration_ms
-from ..api.promql import WINDOW_VAR, escape_label_value
+from ..api.promql import WINDOW_VAR, check_limits, escape_label_value
 from .objects import ImportOptions, build_object, choose_owner, namespace_for
 from .problem import ImportProblem, join
 from .pyrra_spec import API_VERSION, KIND, Alerting, Indicator, Metric, ServiceLevelObjective
@@ -119,6 +119,9 @@ class _Selector:
     """A parsed ``metric{matchers}``: its name and matchers as ``(label, op, value)``."""
 
     def __init__(self, text: str, path: str):
+        limit = check_limits(text)
+        if limit:
+            raise ImportProblem(path, limit)
         try:
             expr = promql_parser.parse(text)
         except Exception as error:

@@ -21,7 +21,7 @@ from typing import Optional
 
 import promql_parser
 
-from ..api.promql import WINDOW_VAR, has_window_var
+from ..api.promql import WINDOW_VAR, check_limits, has_window_var
 from .problem import ImportProblem
 
 _RANGE = re.compile(r"\[\s*((?:\d+(?:ms|[smhdwy]))+)\s*(:[^\]]*)?\]")
@@ -60,6 +60,8 @@ def _ranges(query: str) -> list[re.Match[str]]:
 
 def _counter_rate(query: str) -> Optional[str]:
     """``sum [by (...)] (rate(<selector>[{{.window}}]))`` for a bare selector or a sum of one, else None."""
+    if check_limits(query):
+        return None  # over the parser's limits: the imported query is kept as is and refused when validated
     try:
         expr = promql_parser.parse(query)
     except Exception:

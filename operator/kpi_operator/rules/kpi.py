@@ -13,11 +13,15 @@ from ..api.comparison import BREACH_OP
 from ..api.models import KPI
 from ..api.promql import format_float, render_window
 from .compiled import compile_kpi
-from .naming import camel_case, group_name, selector, template_literal, template_literals
+from .naming import SERIES_LIMIT, camel_case, group_name, selector, template_literal, template_literals
 from .records import KPI_INFO as INFO
 from .records import KPI_VALUE as VALUE
 
 
+def group_names(kpi: KPI) -> list[str]:
+    """The KPI's rule groups: its records (limited to ``SERIES_LIMIT`` series per rule), then its alerts."""
+    ns, name = kpi.metadata.namespace, kpi.metadata.name
+    return [group_name("kpi-operator-kpi", ns, name), group_name("kpi-operator-kpi-alerts", ns, name)]
 
 
 def identity_labels(kpi: KPI) -> dict[str, str]:
@@ -75,8 +79,8 @@ def kpi_groups(kpi: KPI, definition_version: int = 1) -> list[dict[str, Any]]:
             **spec.annotations,
         }
         alerts.append(rule)
-    ns, name = kpi.metadata.namespace, kpi.metadata.name
+    records_group, alerts_group = group_names(kpi)
     return [
-        {"name": group_name("kpi-operator-kpi", ns, name), "rules": records},
-        {"name": group_name("kpi-operator-kpi-alerts", ns, name), "rules": alerts},
+        {"name": records_group, "limit": SERIES_LIMIT, "rules": records},
+        {"name": alerts_group, "rules": alerts},
     ]

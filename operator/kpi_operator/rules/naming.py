@@ -33,6 +33,14 @@ def template_literals(labels: dict[str, str]) -> dict[str, str]:
     return {key: template_literal(value) for key, value in labels.items()}
 
 
+#: The most series one recording rule of an object may write: the ``limit`` of its recording groups. A KPI is one
+#: number (or one per group, e.g. per route); a query that yields 200,000 series would make every cycle's shared
+#: read-back of every object slow. Above it Prometheus writes none of the rule's series and reports the rule as
+#: failing ("exceeded limit of 1000 with ... series"), which the evaluation shows on that object alone
+#: (``TooManySeries``).
+SERIES_LIMIT = 1000
+
+
 def group_name(prefix: str, *parts: str) -> str:
     """``prefix:namespace:name``: a rule group name unique across a whole rule file.
 

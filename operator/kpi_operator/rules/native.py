@@ -21,7 +21,7 @@ from ..api.models import SLO
 from ..api.promql import format_float
 from . import sli
 from .compiled import CompiledSLO, WindowPair, compile_slo
-from .naming import camel_case, group_name, selector, template_literal, template_literals
+from .naming import SERIES_LIMIT, camel_case, group_name, selector, template_literal, template_literals
 from .records import BUDGET_REMAINING, ERROR_BUDGET, ERROR_EVENTS, ERROR_RATIO, OBJECTIVE, TOTAL_EVENTS
 from .records import SLO_INFO as INFO
 
@@ -35,6 +35,7 @@ __all__ = [
     "TOTAL_EVENTS",
     "alert_name",
     "alert_rules",
+    "group_names",
     "identity_labels",
     "meta_rules",
     "series_labels",
@@ -203,6 +204,9 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
                     **alerting.labels,
                     **no_data.labels,
                     **template_literals(identity_labels(slo)),
+                    # The tier, by a label the user cannot set (``slo_tier`` is reserved): the evaluation never
+                    # reads meaning into an alert's name, which the user chooses.
+                    "slo_tier": "noData",
                 },
                 "annotations": {
                     "summary": f"{template_literal(slo.spec.service)} SLO {slo.metadata.name} has no SLI data.",
@@ -215,14 +219,21 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
     return rules
 
 
-def slo_groups(slo: SLO, definition_version: int = 1) -> list[dict[str, Any]]:
-    """All rule groups of one SLO in the native schema."""
+def group_names(slo: SLO) -> list[str]:
+    """The SLO's rule groups in the native schema: SLI records, meta records, alerts."""
     ns, name = slo.metadata.namespace, slo.metadata.name
+    return [group_name(prefix, ns, name) for prefix in ("kpi-operator-slo-sli", "kpi-operator-slo-meta", "kpi-operator-slo-alerts")]
+
+
+def slo_groups(slo: SLO, definition_version: int = 1) -> list[dict[str, Any]]:
+    """All rule groups of one SLO in the native schema. The record groups are limited to ``SERIES_LIMIT`` series
+    per rule: a grouping by a label of unbounded values must not slow every object's read-back."""
+    sli_group, meta_group, alerts_group = group_names(slo)
     groups = [
-        {"name": group_name("kpi-operator-slo-sli", ns, name), "rules": sli_rules(slo)},
-        {"name": group_name("kpi-operator-slo-meta", ns, name), "rules": meta_rules(slo, definition_version)},
+        {"name": sli_group, "limit": SERIES_LIMIT, "rules": sli_rules(slo)},
+        {"name": meta_group, "limit": SERIES_LIMIT, "rules": meta_rules(slo, definition_version)},
     ]
     alerts = alert_rules(slo)
     if alerts:
-        groups.append({"name": group_name("kpi-operator-slo-alerts", ns, name), "rules": alerts})
+        groups.append({"name": alerts_group, "rules": alerts})
     return groups

@@ -32,6 +32,7 @@ __all__ = [
     "SchemaError",
     "alert_rules",
     "check_expressible",
+    "group_names",
     "identity_labels",
     "meta_rules",
     "sli_rules",
@@ -177,7 +178,15 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
                 "expr": f"absent({compiled.sloth_records[compiled.shortest_window]}{ident})",
                 "for": no_data.for_,
                 "labels": dict(
-                    sorted({**alerting.labels, **no_data.labels, "sloth_severity": "ticket", **template_literals(identity_labels(slo))}.items())
+                    sorted(
+                        {
+                            **alerting.labels,
+                            **no_data.labels,
+                            "sloth_severity": "ticket",
+                            **template_literals(identity_labels(slo)),
+                            "slo_tier": "noData",  # the tier by a reserved label, never by the alert's name
+                        }.items()
+                    )
                 ),
                 "annotations": {
                     "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO has no SLI data.",
@@ -192,12 +201,19 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
 def slo_groups(slo: SLO, **info: str) -> list[dict[str, Any]]:
     """All rule groups of one SLO in Sloth's schema, named as Sloth names them."""
     check_expressible(slo)
-    suffix = sloth_id(slo)
+    sli_group, meta_group, alerts_group = group_names(slo)
     groups = [
-        {"name": f"sloth-slo-sli-recordings-{suffix}", "rules": sli_rules(slo)},
-        {"name": f"sloth-slo-meta-recordings-{suffix}", "rules": meta_rules(slo, **info)},
+        {"name": sli_group, "rules": sli_rules(slo)},
+        {"name": meta_group, "rules": meta_rules(slo, **info)},
     ]
     alerts = alert_rules(slo)
     if alerts:
-        groups.append({"name": f"sloth-slo-alerts-{suffix}", "rules": alerts})
+        groups.append({"name": alerts_group, "rules": alerts})
     return groups
+
+
+def group_names(slo: SLO) -> list[str]:
+    """Sloth's group names for the SLO: SLI records, meta records, alerts. Sloth sets no ``limit`` on its groups,
+    and this schema keeps Sloth's groups exactly."""
+    suffix = sloth_id(slo)
+    return [f"sloth-slo-sli-recordings-{suffix}", f"sloth-slo-meta-recordings-{suffix}", f"sloth-slo-alerts-{suffix}"]

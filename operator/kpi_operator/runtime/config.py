@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..adapters.prometheus import PrometheusSettings
+from ..api.redaction import redact
 from ..election import Timing
 
 ENV_PREFIX = "KPI_OPERATOR_"
@@ -49,12 +50,15 @@ class OperatorConfig:
     prometheus_headers: dict[str, str] = _setting({}, "extra header such as 'X-Scope-OrgID: tenant-a'; repeatable", flag="--prometheus-header", repeat="headers")
     prometheus_ca_file: Optional[str] = _setting(PrometheusSettings.ca_file, "CA bundle for an https Prometheus")
     prometheus_insecure: bool = _setting(PrometheusSettings.insecure, "do not verify Prometheus' TLS certificate")
-    prometheus_timeout: float = _setting(PrometheusSettings.timeout, "seconds to wait for one Prometheus query")
+    prometheus_timeout: float = _setting(PrometheusSettings.timeout, "seconds one Prometheus query may take in all (connect, TLS, answer); one attempt, no retries")
     evaluation_interval: float = _setting(30.0, "seconds between evaluation cycles")
     freshness: float = _setting(300.0, "samples older than this many seconds count as no data")
     api_timeout: float = _setting(10.0, "seconds to wait for one Kubernetes API request")
     max_clock_skew: float = _setting(60.0, "seconds the operator's clock may differ from Prometheus' before every gate holds with an error")
     rule_schema: str = _setting("native", "default rule schema", choices=("native", "sloth"))
+    allow_template_queries: bool = _setting(
+        False, "allow the query function in alert labels and annotations ({{ query ... }} runs PromQL each time the alert fires); off: such an object is Stalled"
+    )
     metrics_port: int = _setting(8080, "port of /metrics and /healthz; 0 picks a free one")
     metrics_host: str = _setting("0.0.0.0", "address of /metrics and /healthz")
     log_format: str = _setting("text", "log format", choices=("text", "json"))
@@ -114,7 +118,8 @@ def _headers(values: list[str]) -> dict[str, str]:
     headers = {}
     for value in values:
         if ":" not in value:
-            raise argparse.ArgumentTypeError(f"--prometheus-header {value!r}: expected 'Name: value'")
+            # A header is often a credential (Authorization, a tenant token): masked even when malformed.
+            raise argparse.ArgumentTypeError(f"--prometheus-header {redact(value)!r}: expected 'Name: value'")
         name, _, content = value.partition(":")
         headers[name.strip()] = content.strip()
     return headers

@@ -3,6 +3,9 @@
 It reads the Deployments (and, when one matches, the ReplicaSets) of the object's namespace, sends the patches
 the round plans, and reports each act with Events on both objects. Which Deployments, whether to act, and the
 ``status.gate`` that results are decided in ``gate`` (pure).
+
+The reads are shared by every gate of a namespace within one cycle (``NamespaceReads``): 200 gates in a namespace
+of 3,000 ReplicaSets read them once a cycle, not 200 times.
 """
 
 from __future__ import annotations
@@ -10,16 +13,16 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional, Union
 
 from ..api.models import SLO
-from ..adapters.kube import KubeError
+from ..adapters.kube import KubeClient, KubeError
 from ..api.status import GateStatus
 from ..evaluation import ObjectSeries
 from ..gate import kpi_verdict, slo_verdict
 from ..gate.readings import kpi_reading, slo_reading
 from ..gate.rounds import Round, TargetStep, act_report, acted_on_failure, finish_round, matching_deployments, not_allowed_notice, plan_round
-from ..gate.verdict import Outcome, clock_outcome, conflict_outcome
+from ..gate.verdict import Outcome, Verdict, clock_outcome, conflict_outcome
 from ..rules.compiled import compile_slo
 from ..rules.records import ERROR_RATIO
 from .state import Entry, Runtime
@@ -33,6 +36,8 @@ def outcome_for(entry: Entry, series: ObjectSeries, since: Optional[float] = Non
     obj = entry.obj
     if series.conflict is not None:
         return conflict_outcome(series.conflict)
+    if series.rule_problem is not None:  # the rules record nothing (or not all): an error, never acted on
+        return Outcome(Verdict.ERROR, f"{series.rule_problem.message} The gate holds until the rule records.")
     if isinstance(obj, SLO):
         reading = slo_reading(
             series.error_ratios, series.total_rates, compile_slo(obj).recorded_windows, ERROR_RATIO.format(window="*"), series.rules_evaluated
@@ -40,6 +45,47 @@ def outcome_for(entry: Entry, series: ObjectSeries, since: Optional[float] = Non
         return slo_verdict(obj, reading, since=since, at=series.sampled_at)
     assert obj is not None
     return kpi_verdict(obj, kpi_reading(entry.kpi_history, obj.spec.query, series.rules_evaluated), since=since)
+
+
+class NamespaceReads:
+    """The Deployments and ReplicaSets of each namespace, listed at most once per evaluation cycle and shared by
+    the cycle's gate rounds (the cycle builds one; the rounds run one after the other).
+
+    A failed list is kept too: every gate of that namespace gets the same ``error`` verdict without waiting out the
+    API's timeout again, and the other namespaces are not touched. After a round sent a patch to a Deployment of a
+    namespace, that namespace is read again by the next round: a later gate on the same Deployment judges (and
+    would patch) what the act left, never the body from before it.
+    """
+
+    def __init__(self, kube: KubeClient):
+        self._kube = kube
+        self._deployments: dict[str, Union[list[dict[str, Any]], KubeError]] = {}
+        self._replicasets: dict[str, Union[list[dict[str, Any]], KubeError]] = {}
+
+    async def deployments(self, namespace: str) -> list[dict[str, Any]]:
+        return await self._read(self._deployments, namespace, self._kube.list_deployments)
+
+    async def replicasets(self, namespace: str) -> list[dict[str, Any]]:
+        return await self._read(self._replicasets, namespace, self._kube.list_replicasets)
+
+    def forget(self, namespace: str) -> None:
+        """The namespace's Deployments may have changed (a patch was sent): the next round lists them again."""
+        self._deployments.pop(namespace, None)
+        self._replicasets.pop(namespace, None)
+
+    @staticmethod
+    async def _read(
+        cache: dict[str, Union[list[dict[str, Any]], KubeError]], namespace: str, lister: Callable[[str], Awaitable[list[dict[str, Any]]]]
+    ) -> list[dict[str, Any]]:
+        if namespace not in cache:
+            try:
+                cache[namespace] = await lister(namespace)
+            except KubeError as error:
+                cache[namespace] = error
+        found = cache[namespace]
+        if isinstance(found, KubeError):
+            raise found
+        return found
 
 
 @dataclass(frozen=True)
@@ -58,6 +104,7 @@ async def run_gate(
     now: float,
     prometheus_now: Optional[float] = None,
     clock_error: Optional[str] = None,
+    reads: Optional[NamespaceReads] = None,
 ) -> Optional[GateResult]:
     """One gate round for every Deployment the object's selector matches; returns the new ``status.gate``.
 
@@ -66,7 +113,8 @@ async def run_gate(
     on one clock. ``clock_error`` (the two clocks disagree) makes every verdict an error.
 
     A failed read of the Deployments or ReplicaSets (an HTTP error, a timeout) is an ``error`` verdict for this
-    object only: it never reads as "no Deployment matches", and the cycle goes on for the others.
+    object only: it never reads as "no Deployment matches", and the cycle goes on for the others. ``reads`` is
+    the cycle's shared ``NamespaceReads`` (a fresh one when not given).
     """
     obj = entry.obj
     if obj is None or obj.spec.gate is None or runtime.kube is None:
@@ -82,8 +130,10 @@ async def run_gate(
             return outcome_for(entry, series, since)
 
     try:
-        deployments = matching_deployments(await runtime.kube.list_deployments(entry.namespace), gate)
-        replicasets = await runtime.kube.list_replicasets(entry.namespace) if deployments else []
+        if reads is None:
+            reads = NamespaceReads(runtime.kube)
+        deployments = matching_deployments(await reads.deployments(entry.namespace), gate)
+        replicasets = await reads.replicasets(entry.namespace) if deployments else []
     except KubeError as error:
         logger.warning("gate of %s %s/%s: reading Deployments failed: %s", entry.kind, entry.namespace, entry.name, error)
         return GateResult(GateStatus.holding(entry.status.gate, f"Reading the Deployments of namespace {entry.namespace} failed ({error})"))
@@ -109,6 +159,8 @@ async def run_gate(
     for target in round_.steps:
         if target.plan is None:
             continue
+        if target.needs_patch:
+            reads.forget(entry.namespace)  # sent or not, the next round re-reads what this one may have changed
         if not await _act(runtime, entry, round_, target):
             failed.add(target.name)
     acted = any(t.needs_patch and t.name not in failed for t in round_.steps)
